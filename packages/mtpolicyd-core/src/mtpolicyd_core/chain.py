@@ -1,0 +1,72 @@
+"""An ordered list of plugins run until the first aborting result."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from mtpolicyd_core.config.tree import Block
+from mtpolicyd_core.errors import ConfigError, PluginError
+from mtpolicyd_core.plugin import Plugin, PluginContext
+from mtpolicyd_core.registry import load_plugin_class
+from mtpolicyd_core.request import Request
+from mtpolicyd_core.result import ChainResult
+
+log = logging.getLogger("mtpolicyd.chain")
+
+
+@dataclass(frozen=True)
+class PluginChain:
+    """The plugins of a vhost, or of a plugin's nested ``<Plugin>`` blocks, in file order."""
+
+    vhost_name: str
+    plugins: tuple[Plugin, ...]
+
+    def run(self, request: Request) -> ChainResult:
+        """Run plugins in order; the first aborting result ends the chain.
+
+        A failing plugin with ``on_error = continue`` is logged and skipped; any
+        other failure raises :class:`PluginError` and fails the request.
+        """
+        result = ChainResult()
+        for plugin in self.plugins:
+            try:
+                plugin_results = plugin.run(request)
+            except Exception as error:  # a plugin's fault must not kill the worker
+                failure = PluginError(plugin.name, f"{error}")
+                if plugin.on_error != "continue":
+                    raise failure from error
+                log.error("%s: instance=%s: %s", self.vhost_name, request.instance, failure)
+                continue
+            if plugin_results:
+                result.last_match = plugin.name
+            result.plugin_results.extend(plugin_results)
+            if any(plugin_result.abort for plugin_result in plugin_results):
+                break
+        return result
+
+    def cron(self, tasks: Iterable[str]) -> None:
+        """Run every plugin's periodic tasks; a failing plugin is logged, the others still run."""
+        task_list = list(tasks)
+        for plugin in self.plugins:
+            log.info("running cron for plugin %s", plugin.name)
+            try:
+                plugin.cron(task_list)
+            except Exception as error:  # one plugin's cron must not stop the others
+                log.error("plugin %s failed in cron: %s", plugin.name, error)
+
+
+def build_chain(blocks: Sequence[Block], context: PluginContext) -> PluginChain:
+    """Instantiate the plugins of ``<Plugin NAME>`` blocks; errors name file and line."""
+    plugins: list[Plugin] = []
+    for block in blocks:
+        where = block.location
+        if not block.name:
+            raise ConfigError("<Plugin> block needs a name: <Plugin NAME>", where.file, where.line)
+        module = block.get("module")
+        if module is None:
+            raise ConfigError(f"no module defined for plugin {block.name}!", where.file, where.line)
+        plugin_class = load_plugin_class(module, block.name, where)
+        plugins.append(plugin_class.from_block(block, context))
+    return PluginChain(context.vhost_name, tuple(plugins))

@@ -1,0 +1,1 @@
+"""Reading mtpolicyd.conf: Config::General syntax and the typed model of both dialects."""

@@ -1,0 +1,101 @@
+"""The typed configuration both dialects (1.x globals, 2.x blocks) are normalized to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mtpolicyd_core.config.tree import Block, Location
+
+Dialect = Literal["1", "2"]
+SessionFailureMode = Literal["close", "continue", "action"]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Process, listener and protocol settings (Net::Server::PreFork and the daemon)."""
+
+    user: str | None = None
+    group: str | None = None
+    pid_file: str | None = None
+    log_level: int = 2
+    log_file: str | None = None
+    syslog_ident: str = "mtpolicyd"
+    syslog_facility: str = "mail"
+    host: str = "127.0.0.1"
+    ports: tuple[str, ...] = ("127.0.0.1:12345",)
+    min_servers: int = 4
+    min_spare_servers: int = 4
+    max_spare_servers: int = 12
+    max_servers: int = 25
+    max_requests: int = 1000
+    chroot: str | None = None
+    request_timeout: int = 20
+    keepalive_timeout: int = 60
+    max_keepalive: int = 0
+    vhost_by_policy_context: bool = False
+    program_name: str = "mtpolicyd"
+    # limits beyond the original
+    max_line_length: int = 64 * 1024
+    max_request_size: int = 1024 * 1024
+    max_request_attributes: int = 1000
+    read_timeout: int = 20
+
+
+@dataclass(frozen=True)
+class ConnectionConfig:
+    """A named back-end connection: 2.x ``<Connection NAME>`` or derived from 1.x globals.
+
+    ``options`` holds the block's settings as written, except that a Perl DBI
+    ``dsn`` is also given translated as ``url`` (SQLAlchemy).
+    """
+
+    name: str
+    module: str
+    options: Mapping[str, str]
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class SessionCacheConfig:
+    """Which back-end keeps sessions and the lock protocol's parameters."""
+
+    module: str = "None"
+    connection: str | None = None
+    namespace: str = ""
+    expire: int = 300
+    lock_wait: int = 50
+    lock_max_retry: int = 50
+    lock_timeout: int = 10
+    failure_mode: SessionFailureMode = "close"
+    failure_action: str = "defer_if_permit Service temporarily unavailable"
+    options: Mapping[str, str] = field(default_factory=dict)
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class VirtualHostConfig:
+    """One ``<VirtualHost PORT>``: its name and its ``<Plugin>`` blocks in file order."""
+
+    port: str
+    name: str
+    plugins: tuple[Block, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole, validated mtpolicyd.conf."""
+
+    path: str
+    dialect: Dialect
+    server: ServerConfig
+    connections: tuple[ConnectionConfig, ...]
+    session_cache: SessionCacheConfig
+    vhosts: tuple[VirtualHostConfig, ...]
+    root: Block
+
+    def connection(self, name: str) -> ConnectionConfig | None:
+        """The connection named ``name``, or None."""
+        return next((conn for conn in self.connections if conn.name == name), None)

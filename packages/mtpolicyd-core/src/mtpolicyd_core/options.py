@@ -1,0 +1,122 @@
+"""Plugin options declared once: type, default, required, user-config override.
+
+A plugin class declares ``threshold = Option(NUM, required=True, user_config=True)``;
+validation, ``mtpolicyd -d`` and the generated plugin reference all read these
+declarations through :func:`declared_options`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, overload
+
+from mtpolicyd_core.numbers import Num
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class OptionType(Generic[T]):
+    """How an option's text becomes a value; ``name`` is the Perl type shown in docs."""
+
+    name: str
+    convert: Callable[[str], T]
+
+
+def _to_int(text: str) -> int:
+    stripped = text.strip()
+    if not stripped.lstrip("+-").isdigit():
+        raise ValueError(f"{text!r} is not an integer")
+    return int(stripped)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "", "false", "no", "off"}
+
+
+def _to_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"{text!r} is not a boolean (use 1 or 0)")
+
+
+def maybe(kind: OptionType[T]) -> OptionType[T | None]:
+    """The option may be left unset (Moose ``Maybe[...]``)."""
+    return OptionType(f"Maybe[{kind.name}]", kind.convert)
+
+
+STR: OptionType[str] = OptionType("Str", str)
+NUM: OptionType[Num] = OptionType("Num", Num)
+INT: OptionType[int] = OptionType("Int", _to_int)
+BOOL: OptionType[bool] = OptionType("Bool", _to_bool)
+
+
+class Option(Generic[T]):
+    """A declared plugin option; reads as its value on plugin instances.
+
+    Options that may stay unset use a ``maybe(...)`` kind, so their value type
+    includes None; required options and options with a default never read None.
+    """
+
+    def __init__(
+        self,
+        kind: OptionType[T],
+        *,
+        default: str | None = None,
+        required: bool = False,
+        user_config: bool = False,
+        doc: str = "",
+    ) -> None:
+        self.kind = kind
+        self.default_text = default
+        self.required = required
+        self.user_config = user_config
+        self.doc = doc
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Option[T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type) -> T: ...
+
+    def __get__(self, instance: object | None, owner: type) -> Option[T] | T:
+        if instance is None:
+            return self
+        values: dict[str, Any] = instance.__dict__["_option_values"]
+        value: T = values.get(self.name)
+        return value
+
+    def parse(self, text: str) -> T:
+        """Convert configured text; raises ValueError naming the expected type."""
+        try:
+            return self.kind.convert(text)
+        except ValueError as error:
+            raise ValueError(f"option {self.name}: expected {self.kind.name}: {error}") from None
+
+    @property
+    def default(self) -> T | None:
+        """The default value, or None when the option has none."""
+        return None if self.default_text is None else self.kind.convert(self.default_text)
+
+    @property
+    def type_name(self) -> str:
+        """The type as documented: ``Str``, ``Maybe[Num]`` …"""
+        return self.kind.name
+
+
+def declared_options(cls: type) -> Iterator[Option[Any]]:
+    """Every option of a plugin class and its roles, base classes first, once each."""
+    seen: dict[str, Option[Any]] = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            if isinstance(value, Option):
+                seen[name] = value
+    return iter(seen.values())

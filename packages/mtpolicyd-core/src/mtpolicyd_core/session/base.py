@@ -1,0 +1,48 @@
+"""The session cache interface every back-end implements."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from mtpolicyd_core.request import Session
+
+
+class SessionCache(Protocol):
+    """Lock, load, store-and-unlock the session of one mail (SPEC §3)."""
+
+    def retrieve(self, instance: str) -> Session:
+        """Take the lock of ``instance`` and load its session (new: ``{"_instance": instance}``).
+
+        Raises SessionLockError when the retries run out and SessionError when
+        the back-end cannot be reached.
+        """
+        ...
+
+    def store(self, session: Session) -> None:
+        """Store the session with its expiry and release its lock."""
+        ...
+
+    def reconnect(self) -> None:
+        """Re-open back-end connections (after fork)."""
+        ...
+
+    def close(self) -> None:
+        """Close back-end connections."""
+        ...
+
+
+class NoSessionCache:
+    """Sessions live for one request only (``module = None``); no lock needed."""
+
+    def retrieve(self, instance: str) -> Session:
+        """A fresh session."""
+        return {"_instance": instance}
+
+    def store(self, session: Session) -> None:
+        """Nothing is kept."""
+
+    def reconnect(self) -> None:
+        """Nothing to re-open."""
+
+    def close(self) -> None:
+        """Nothing to close."""

@@ -1,0 +1,16 @@
+"""Virtual hosts: a listening port (or policy_context name) and its plugin chain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mtpolicyd_core.chain import PluginChain
+
+
+@dataclass(frozen=True)
+class VirtualHost:
+    """``<VirtualHost PORT>``: the port it serves, its name in logs, its chain."""
+
+    port: str
+    name: str
+    chain: PluginChain
