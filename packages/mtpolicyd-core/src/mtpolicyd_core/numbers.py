@@ -41,7 +41,7 @@ def perl_str(value: object) -> str:
             return "NaN"
         if math.isinf(value):
             return "Inf" if value > 0 else "-Inf"
-        text = "%.15g" % value
+        text = f"{value:.15g}"
         return "0" if text == "-0" else text
     if value is None:
         return ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, cast, overload
 
 from mtpolicyd_core.numbers import Num
 
@@ -91,8 +91,7 @@ class Option(Generic[T]):
         if instance is None:
             return self
         values: dict[str, Any] = instance.__dict__["_option_values"]
-        value: T = values.get(self.name)
-        return value
+        return cast(T, values.get(self.name))
 
     def parse(self, text: str) -> T:
         """Convert configured text; raises ValueError naming the expected type."""
