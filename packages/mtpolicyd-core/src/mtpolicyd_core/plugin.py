@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from mtpolicyd_core.config.model import Dialect
 from mtpolicyd_core.config.tree import Block, Location, Setting
 from mtpolicyd_core.errors import ConfigError
+from mtpolicyd_core.numbers import perl_str
 from mtpolicyd_core.options import STR, Option, declared_options, maybe
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
@@ -154,3 +155,12 @@ class NestedChain:
     """Role: the plugin may hold nested ``<Plugin>`` blocks run when it matches."""
 
     takes_chain: ClassVar[bool] = True
+    chain: PluginChain | None
+
+    def action_or_chain(self, request: Request, action: object) -> list[PluginResult]:
+        """On a match: ``action`` (ending the chain) when set, else the nested chain's results."""
+        if action is not None:
+            return [PluginResult(perl_str(action), abort=True)]
+        if self.chain is not None:
+            return list(self.chain.run(request).plugin_results)
+        return []

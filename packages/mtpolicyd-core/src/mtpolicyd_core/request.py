@@ -9,6 +9,10 @@ from typing import Any
 Session = dict[str, Any]
 
 
+class NoSessionError(LookupError):
+    """A plugin needs the session of the mail, but the request has none."""
+
+
 @dataclass(frozen=True)
 class Request:
     """One Postfix policy request; unknown attribute names are kept as sent.
@@ -48,6 +52,15 @@ class Request:
         if scope in ("request", "r"):
             return self.attributes.get(name)
         raise ValueError(f"unknown scope {scope} while retrieving variable for {spec}")
+
+    def require_session(self) -> Session:
+        """The session, for plugins that write to it; fails the plugin when there is none.
+
+        The original dies the same way when a request without ``instance`` has no session.
+        """
+        if self.session is None:
+            raise NoSessionError("request has no session (no instance attribute or no session cache)")
+        return self.session
 
     def do_cached(self, key: str, compute: Callable[[], list[Any]]) -> list[Any]:
         """``compute()`` once per mail: the result is kept in the session under ``key``."""

@@ -1,0 +1,72 @@
+"""RegexList (2.x): acts when a value matches one of a list of regular expressions."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+
+from mtpolicyd_core.numbers import perl_str
+from mtpolicyd_core.options import BOOL, NUM, STR, Option, OptionType, maybe
+from mtpolicyd_core.perl_regex import compile_perl_regex
+from mtpolicyd_core.plugin import NestedChain, Plugin
+from mtpolicyd_core.request import Request
+from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.scoring import Scoring
+
+#: One ``regex`` line in the config; the original accepts a single one there (no repeated options).
+REGEX_LIST: OptionType[list[str]] = OptionType("ArrayRef[Str]", lambda text: [text])
+
+
+def read_regex_file(path: str) -> list[str]:
+    """The patterns of a file, one a line; blank lines and ``#`` comments are skipped."""
+    text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
+    return [line for line in text.split("\n") if line.strip() and not line.lstrip().startswith("#")]
+
+
+class RegexList(Scoring, NestedChain, Plugin):
+    """Matches a value against ``regex`` and the patterns in ``file``; on a match adds
+    ``score`` (once per mail), then answers ``action`` or runs its nested chain."""
+
+    enabled = Option(STR, default="on", user_config=True, doc="`off` disables the check")
+    key = Option(STR, required=True, doc="the value to test: `[request:|session:]name`")
+    invert = Option(BOOL, default="0", doc="act when no pattern matches")
+    score = Option(maybe(NUM), user_config=True, doc="score added on a match, once per mail")
+    action = Option(maybe(STR), user_config=True, doc="action answered on a match")
+    regex = Option(REGEX_LIST, doc="a regular expression (Perl syntax)")
+    file = Option(maybe(STR), doc="file of patterns, one a line; blank lines and `#` comments are skipped")
+
+    @cached_property
+    def patterns(self) -> list[str]:
+        """The configured patterns, then those of the file (read on first use)."""
+        from_file = [] if self.file is None else read_regex_file(self.file)
+        return [*(self.regex or []), *from_file]
+
+    def first_match(self, request: Request, value: str) -> list[str]:
+        """The first pattern that matches, as a one-item list; invalid patterns are logged and skipped."""
+        for pattern in self.patterns:
+            try:
+                compiled = compile_perl_regex(pattern)
+            except re.error as error:
+                self.logger.error("invalid regex %s: %s", pattern, error)
+                continue
+            if compiled.search(value):
+                return [pattern]
+        return []
+
+    def run(self, request: Request) -> list[PluginResult]:
+        value = request.get(self.key)
+        if self.get_uc(request, "enabled") == "off":
+            return []
+        if value is None:
+            self.debug(request, f"no attribute '{self.key}' in request")
+            return []
+        text = perl_str(value)
+        found = request.do_cached(f"{self.name}-result", lambda: self.first_match(request, text))
+        if bool(found) == self.invert:
+            return []
+        self.debug(request, f"{self.key}={text} matched {self.name}")
+        score = self.get_uc(request, "score")
+        if score is not None and not request.is_already_done(f"{self.name}-score"):
+            self.add_score(request, self.name, score)
+        return self.action_or_chain(request, self.get_uc(request, "action"))

@@ -1,0 +1,41 @@
+"""ScoreAction: acts when the mail's score reaches a threshold."""
+
+from __future__ import annotations
+
+from mtpolicyd_core.numbers import perl_numify, perl_str
+from mtpolicyd_core.options import NUM, STR, Option, maybe
+from mtpolicyd_core.plugin import NestedChain, Plugin
+from mtpolicyd_core.request import Request
+from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.scoring import Scoring
+
+
+class ScoreAction(Scoring, NestedChain, Plugin):
+    """Answers ``action`` or runs its nested chain when the score is >= (gt) or <= (lt) the threshold."""
+
+    threshold = Option(NUM, required=True, user_config=True, doc="the score at which the plugin fires")
+    match = Option(STR, default="gt", doc="`gt`: fire when score >= threshold; `lt`: when score <= threshold")
+    action = Option(
+        maybe(STR),
+        doc="action to answer; `%IP%`, `%SCORE%` and `%SCORE_DETAIL%` are replaced (first occurrence each)",
+    )
+
+    def run(self, request: Request) -> list[PluginResult]:
+        score = self.get_score(request)
+        threshold = perl_numify(self.get_uc(request, "threshold"))
+        if self.match == "gt" and perl_numify(score) < threshold:
+            return []
+        if self.match == "lt" and perl_numify(score) > threshold:
+            return []
+        if self.match not in ("gt", "lt"):
+            raise ValueError("unknown value for parameter match.")
+        action = None if self.action is None else self.expand(request, self.action, score)
+        return self.action_or_chain(request, action)
+
+    def expand(self, request: Request, action: str, score: object) -> str:
+        """Replace the first ``%IP%``, ``%SCORE%`` and ``%SCORE_DETAIL%``, in that order."""
+        detail = self.get_score_detail(request)
+        ip = request.attr("client_address")
+        action = action.replace("%IP%", "unknown" if ip is None else ip, 1)
+        action = action.replace("%SCORE%", perl_str(score), 1)
+        return action.replace("%SCORE_DETAIL%", "" if detail is None else f", {detail}", 1)
