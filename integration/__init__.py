@@ -1,0 +1,1 @@
+"""Integration tests: real services and real daemons (ours and the Perl original)."""

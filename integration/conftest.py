@@ -1,0 +1,3 @@
+"""Loads the real-service fixtures for every integration test."""
+
+pytest_plugins = ["integration.fixtures.plugin"]

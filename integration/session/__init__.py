@@ -1,0 +1,1 @@
+"""Session caches against real memcached, Redis, MariaDB and SQLite."""
