@@ -6,7 +6,6 @@ from collections.abc import Callable
 from itertools import count
 
 import pytest
-
 from mtpolicyd_core.chain import PluginChain, build_chain
 from mtpolicyd_core.config.model import Dialect
 from mtpolicyd_core.config.tree import Block, Location, Setting
@@ -28,7 +27,9 @@ def plugin_block(name: str, *nested: Block, **settings: str) -> Block:
 
 def context(dialect: Dialect = "2") -> PluginContext:
     """A build context for a vhost called ``test`` without back-end connections."""
-    return PluginContext(vhost_name="test", dialect=dialect, connections=ConnectionPool(), build_chain=build_chain)
+    return PluginContext(
+        vhost_name="test", dialect=dialect, connections=ConnectionPool(), build_chain=build_chain
+    )
 
 
 @pytest.fixture

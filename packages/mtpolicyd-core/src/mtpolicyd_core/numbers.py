@@ -6,8 +6,12 @@ import math
 import re
 
 _PERL_NUMBER = re.compile(
-    r"\s*[+-]?(?:(?:\d+\.?\d*(?:[eE][+-]?\d+)?)|(?:\.\d+(?:[eE][+-]?\d+)?)|inf(?:inity)?|nan)\s*\Z",
-    re.IGNORECASE,
+    r"\s*[+-]?(?:(?:\d+\.?\d*(?:[eE][+-]?\d+)?)|(?:\.\d+(?:[eE][+-]?\d+)?)|inf(?:inity)?|nan[qs]?)\s*\Z",
+    re.IGNORECASE | re.ASCII,
+)
+_NUMERIC_PREFIX = re.compile(
+    r"\s*([+-]?)(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|(inf)|(nan))",
+    re.IGNORECASE | re.ASCII,
 )
 
 
@@ -24,8 +28,15 @@ def perl_numify(value: object) -> float:
         return float(value)
     if value is None:
         return 0.0
-    match = re.match(r"\s*[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)", str(value))
-    return float(match.group(0)) if match else 0.0
+    match = _NUMERIC_PREFIX.match(str(value))
+    if match is None:
+        return 0.0
+    sign, digits, infinity, _ = match.groups()
+    if digits is not None:
+        return float(sign + digits)
+    if infinity is not None:
+        return -math.inf if sign == "-" else math.inf
+    return math.nan
 
 
 def perl_str(value: object) -> str:
@@ -60,7 +71,7 @@ class Num(float):
     def __new__(cls, text: str) -> Num:
         if not looks_like_number(text):
             raise ValueError(f"{text!r} is not a number")
-        number = super().__new__(cls, float(text.strip()))
+        number = super().__new__(cls, perl_numify(text))
         number.text = text
         return number
 

@@ -7,6 +7,7 @@ declarations through :func:`declared_options`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast, overload
@@ -24,24 +25,28 @@ class OptionType(Generic[T]):
     convert: Callable[[str], T]
 
 
+# The original's option types are Moose's: strict, no blanks, no ``inf``, no ``5.``.
+_MOOSE_INT = re.compile(r"-?[0-9]+")
+_MOOSE_NUM = re.compile(r"[+-]?(?=[0-9]|\.[0-9])[0-9]*(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_MOOSE_BOOL = {"": False, "0": False, "1": True}
+
+
 def _to_int(text: str) -> int:
-    stripped = text.strip()
-    if not stripped.lstrip("+-").isdigit():
+    if not _MOOSE_INT.fullmatch(text):
         raise ValueError(f"{text!r} is not an integer")
-    return int(stripped)
+    return int(text)
 
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "", "false", "no", "off"}
+def _to_num(text: str) -> Num:
+    if not _MOOSE_NUM.fullmatch(text):
+        raise ValueError(f"{text!r} is not a number")
+    return Num(text)
 
 
 def _to_bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError(f"{text!r} is not a boolean (use 1 or 0)")
+    if text not in _MOOSE_BOOL:
+        raise ValueError(f"{text!r} is not a boolean (use 1 or 0)")
+    return _MOOSE_BOOL[text]
 
 
 def maybe(kind: OptionType[T]) -> OptionType[T | None]:
@@ -50,7 +55,7 @@ def maybe(kind: OptionType[T]) -> OptionType[T | None]:
 
 
 STR: OptionType[str] = OptionType("Str", str)
-NUM: OptionType[Num] = OptionType("Num", Num)
+NUM: OptionType[Num] = OptionType("Num", _to_num)
 INT: OptionType[int] = OptionType("Int", _to_int)
 BOOL: OptionType[bool] = OptionType("Bool", _to_bool)
 

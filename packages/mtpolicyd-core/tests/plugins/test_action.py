@@ -1,3 +1,5 @@
+import pytest
+from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 
@@ -8,9 +10,5 @@ def test_action_answers_its_action_and_ends_the_chain(block, build_plugin):
 
 
 def test_action_requires_an_action(block, build_plugin):
-    import pytest
-
-    from mtpolicyd_core.errors import ConfigError
-
     with pytest.raises(ConfigError, match="required option action is missing"):
         build_plugin(block("reject-all", module="Action"))

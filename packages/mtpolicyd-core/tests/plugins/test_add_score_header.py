@@ -1,5 +1,4 @@
 import pytest
-
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 from mtpolicyd_core.scoring import add_score
@@ -56,5 +55,7 @@ def test_add_score_header_every_time_without_session(header):
 def test_add_score_header_uses_its_score_field_name_and_spam_score(header):
     plugin = header(score_field="other", header_name="X-Other", spam_score="1.5", uc_spam_score="my_spam")
     session = {"other": 1, "other_detail": "a=1", "my_spam": "1"}
-    assert plugin.run(Request({}, session)) == [PluginResult("PREPEND X-Other: YES score=1 [a=1]", abort=True)]
+    assert plugin.run(Request({}, session)) == [
+        PluginResult("PREPEND X-Other: YES score=1 [a=1]", abort=True)
+    ]
     assert "score-other-tag" in session

@@ -2,11 +2,19 @@ from mtpolicyd_core.request import Request
 
 
 def test_clear_fields_deletes_named_fields_and_prefixed_fields(block, build_plugin):
-    plugin = build_plugin(block("cleanup", module="ClearFields", fields="zumsel", fields_prefix="sh_zen,sh_dbl"))
+    plugin = build_plugin(
+        block("cleanup", module="ClearFields", fields="zumsel", fields_prefix="sh_zen,sh_dbl")
+    )
     session = {
         "_instance": "abcd1234",
-        "zumsel": "x", "sh_zen": "x", "sh_zen_XBL": "x", "sh_zen_SBL": "x",
-        "sh_dbl_helo": "x", "sh_dbl": "x", "bla": "x", "blub": "x",
+        "zumsel": "x",
+        "sh_zen": "x",
+        "sh_zen_XBL": "x",
+        "sh_zen_SBL": "x",
+        "sh_dbl_helo": "x",
+        "sh_dbl": "x",
+        "bla": "x",
+        "blub": "x",
     }
     assert plugin.run(Request({}, session)) == []
     assert session == {"_instance": "abcd1234", "bla": "x", "blub": "x"}

@@ -1,5 +1,4 @@
 import pytest
-
 from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
@@ -121,7 +120,9 @@ def test_condition_adds_score_on_every_matching_request(block, build_plugin):
 
 def test_condition_runs_nested_chain_when_no_action(block, build_plugin):
     plugin = build_plugin(
-        block("cond", block("inner", module="Action", action="zumsel"), module="Condition", key="k", match="x")
+        block(
+            "cond", block("inner", module="Action", action="zumsel"), module="Condition", key="k", match="x"
+        )
     )
     assert plugin.run(Request({"k": "x"}, {})) == [PluginResult("zumsel", abort=True)]
     assert plugin.run(Request({"k": "y"}, {})) == []

@@ -5,10 +5,12 @@ from mtpolicyd_core.result import PluginResult
 def test_eval_stores_nested_actions_joined_by_newline_and_answers_nothing(block, build_plugin):
     plugin = build_plugin(
         block(
-            "eval-it", block("a", module="SetField", key="x", value="1"),
+            "eval-it",
+            block("a", module="SetField", key="x", value="1"),
             block("b", module="Stress", action="defer busy"),
             block("c", module="Action", action="reject no"),
-            module="Eval", store_in="eval_result",
+            module="Eval",
+            store_in="eval_result",
         )
     )
     session: dict[str, object] = {}
@@ -17,19 +19,24 @@ def test_eval_stores_nested_actions_joined_by_newline_and_answers_nothing(block,
 
 
 def test_eval_joins_several_actions_of_passive_results(block, build_plugin, monkeypatch):
-    plugin = build_plugin(block("eval-it", block("a", module="Action", action="reject"),
-                                module="Eval", store_in="out"))
+    plugin = build_plugin(
+        block("eval-it", block("a", module="Action", action="reject"), module="Eval", store_in="out")
+    )
     assert plugin.chain is not None
-    monkeypatch.setattr(plugin.chain.plugins[0], "run",
-                        lambda request: [PluginResult("PREPEND X: 1"), PluginResult("dunno", abort=True)])
+    monkeypatch.setattr(
+        plugin.chain.plugins[0],
+        "run",
+        lambda request: [PluginResult("PREPEND X: 1"), PluginResult("dunno", abort=True)],
+    )
     session: dict[str, object] = {}
     plugin.run(Request({}, session))
     assert session["out"] == "PREPEND X: 1\ndunno"
 
 
 def test_eval_leaves_the_field_alone_when_nothing_answered(block, build_plugin):
-    plugin = build_plugin(block("eval-it", block("a", module="Stress", action="defer"),
-                                module="Eval", store_in="out"))
+    plugin = build_plugin(
+        block("eval-it", block("a", module="Stress", action="defer"), module="Eval", store_in="out")
+    )
     session = {"out": "old"}
     assert plugin.run(Request({}, session)) == []
     assert session == {"out": "old"}

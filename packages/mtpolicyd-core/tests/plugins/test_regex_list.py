@@ -1,5 +1,4 @@
 import pytest
-
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 

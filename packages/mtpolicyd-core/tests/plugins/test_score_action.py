@@ -1,5 +1,4 @@
 import pytest
-
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 from mtpolicyd_core.scoring import add_score
@@ -30,7 +29,9 @@ def test_score_action_fires_at_threshold_with_expanded_action(score_action):
     assert plugin.run(request) == []
     add_score(request, "score", "BLUB", 2.5)
     assert plugin.run(request) == [
-        PluginResult("reject sender ip 127.0.0.1 is blocked (score=10, ZUMSEL=5, BLA=2.5, BLUB=2.5)", abort=True)
+        PluginResult(
+            "reject sender ip 127.0.0.1 is blocked (score=10, ZUMSEL=5, BLA=2.5, BLUB=2.5)", abort=True
+        )
     ]
 
 
@@ -47,8 +48,12 @@ def test_score_action_lt_fires_when_score_at_or_below_threshold(score_action, sc
 
 
 def test_score_action_without_score_counts_zero(score_action):
-    assert score_action(threshold="0", action="reject").run(Request({}, {})) == [PluginResult("reject", abort=True)]
-    assert score_action(threshold="0", action="reject").run(Request({}, None)) == [PluginResult("reject", abort=True)]
+    assert score_action(threshold="0", action="reject").run(Request({}, {})) == [
+        PluginResult("reject", abort=True)
+    ]
+    assert score_action(threshold="0", action="reject").run(Request({}, None)) == [
+        PluginResult("reject", abort=True)
+    ]
 
 
 def test_score_action_ip_is_unknown_without_client_address(score_action):
@@ -88,5 +93,5 @@ def test_score_action_runs_nested_chain_without_action(score_action, block):
 
 def test_score_action_unknown_match_fails_when_run(score_action):
     plugin = score_action(threshold="5", match="ge", action="reject")
-    with pytest.raises(ValueError, match="unknown value for parameter match."):
+    with pytest.raises(ValueError, match=r"unknown value for parameter match\."):
         plugin.run(Request({}, {}))

@@ -1,5 +1,4 @@
 import pytest
-
 from mtpolicyd_core.request import NoSessionError, Request
 
 

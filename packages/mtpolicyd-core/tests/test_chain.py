@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+from mtpolicyd_core.chain import PluginChain, build_chain
+from mtpolicyd_core.connections import ConnectionPool
+from mtpolicyd_core.errors import ConfigError, PluginError
+from mtpolicyd_core.plugin import Plugin, PluginContext
+from mtpolicyd_core.request import Request
+from mtpolicyd_core.result import ChainResult, PluginResult
+
+CONTEXT = PluginContext("test", "2", ConnectionPool(), build_chain)
+
+
+class Canned(Plugin):
+    """Answers fixed results, or raises, and records that it ran."""
+
+    def __init__(self, name: str, *results: PluginResult, fail: bool = False, on_error: str | None = None):
+        super().__init__(name, CONTEXT, {"on_error": on_error, "log_level": "4"}, {})
+        self.results = list(results)
+        self.fail = fail
+        self.calls = 0
+
+    def run(self, request: Request) -> list[PluginResult]:
+        self.calls += 1
+        if self.fail:
+            raise RuntimeError("boom")
+        return self.results
+
+
+def run(*plugins: Plugin) -> ChainResult:
+    return PluginChain("test", plugins).run(Request({}, {}))
+
+
+def test_chain_without_answers_replies_dunno():
+    result = run(Canned("a"), Canned("b"))
+    assert result.actions == []
+    assert result.last_match is None
+    assert result.as_policyd_response() == "action=dunno\n\n"
+
+
+def test_chain_stops_at_first_aborting_result():
+    last = Canned("c", PluginResult("accept", abort=True))
+    result = run(Canned("a"), Canned("b", PluginResult("reject", abort=True)), last)
+    assert result.actions == ["reject"]
+    assert result.last_match == "b"
+    assert last.calls == 0
+
+
+def test_chain_keeps_non_aborting_actions_and_goes_on():
+    result = run(
+        Canned("a", PluginResult("PREPEND X-A: 1")),
+        Canned("b", PluginResult(None)),
+        Canned("c", PluginResult("PREPEND X-C: 1"), PluginResult("reject", abort=True), PluginResult("late")),
+        Canned("d", PluginResult("never", abort=True)),
+    )
+    assert result.actions == ["PREPEND X-A: 1", "PREPEND X-C: 1", "reject", "late"]
+    assert (
+        result.as_policyd_response()
+        == "action=PREPEND X-A: 1\naction=PREPEND X-C: 1\naction=reject\naction=late\n\n"
+    )
+    assert result.as_log() == "PREPEND X-A: 1,PREPEND X-C: 1,reject,late"
+    assert result.last_match == "c"
+
+
+def test_chain_last_match_counts_results_without_action():
+    result = run(Canned("a", PluginResult("PREPEND X: 1")), Canned("b", PluginResult(None)))
+    assert result.last_match == "b"
+    assert result.as_policyd_response() == "action=PREPEND X: 1\n\n"
+
+
+def test_chain_on_error_continue_logs_and_goes_on(caplog):
+    with caplog.at_level(logging.ERROR):
+        result = run(
+            Canned("a", fail=True, on_error="continue"), Canned("b", PluginResult("reject", abort=True))
+        )
+    assert result.actions == ["reject"]
+    assert "plugin a failed: boom" in caplog.text
+
+
+@pytest.mark.parametrize("on_error", [None, "stop", "Continue"])
+def test_chain_failure_without_on_error_continue_raises_plugin_error(on_error):
+    with pytest.raises(PluginError, match="plugin a failed: boom") as caught:
+        run(Canned("a", fail=True, on_error=on_error), Canned("b"))
+    assert caught.value.plugin == "a"
+
+
+def test_nested_chain_results_pass_up_and_stop_the_outer_chain(block, make_chain):
+    chain = make_chain(
+        block(
+            "cond",
+            block("inner-1", module="SetField", key="x", value="1"),
+            block("inner-2", module="Action", action="reject nested"),
+            block("inner-3", module="Action", action="never"),
+            module="Condition",
+            key="k",
+            match="y",
+        ),
+        block("after", module="Action", action="accept"),
+    )
+    session: dict[str, object] = {}
+    result = chain.run(Request({"k": "y"}, session))
+    assert result.actions == ["reject nested"]
+    assert result.last_match == "cond"
+    assert session == {"x": "1"}
+    assert chain.run(Request({"k": "n"}, {})).actions == ["accept"]
+
+
+def test_nested_failure_names_both_plugins(block, make_chain):
+    chain = make_chain(
+        block(
+            "outer",
+            block("inner", module="SetField", key="x", value="1"),
+            module="Condition",
+            key="k",
+            match="y",
+        )
+    )
+    with pytest.raises(PluginError, match=r"plugin outer failed: .*no session"):
+        chain.run(Request({"k": "y"}, None))
+
+
+def test_build_chain_needs_module_and_known_plugin(block, make_chain):
+    with pytest.raises(ConfigError, match="no module defined for plugin p"):
+        make_chain(block("p", action="x"))
+    with pytest.raises(ConfigError, match="could not load module NoSuch for plugin p"):
+        make_chain(block("p", module="NoSuch"))
+
+
+def test_chain_cron_runs_nested_chains(block, make_chain, monkeypatch):
+    chain = make_chain(block("outer", block("inner", module="Action", action="x"), module="Stress"))
+    ran: list[list[str]] = []
+    inner = chain.plugins[0].chain.plugins[0]
+    monkeypatch.setattr(inner, "cron", lambda tasks: ran.append(list(tasks)))
+    chain.cron(["hourly"])
+    assert ran == [["hourly"]]

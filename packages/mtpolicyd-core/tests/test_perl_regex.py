@@ -1,0 +1,38 @@
+import re
+
+import pytest
+from mtpolicyd_core.perl_regex import compile_perl_regex, perl_search, translate
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        (r"foo\z", "foo\n", False),
+        (r"foo\Z", "foo\n", True),
+        (r"foo$", "foo\n", True),
+        (r"^[[:alpha:]]+$", "abcXYZ", True),
+        (r"^[[:digit:][:space:]]+$", "1 2", True),
+        (r"^[^[:digit:]]+$", "a1", False),
+        (r"(?<first>a)\k<first>", "aa", True),
+        (r"(a)\g1", "aa", True),
+        (r"(a)\g{1}", "aa", True),
+        (r"a\hb", "a\tb", True),
+        (r"(?<=x)y", "xy", True),
+        (r"(?<!x)y", "xy", False),
+        (r"[]a]", "]", True),
+        (r"\d", "\u0663", False),
+        (r"(?i)ABC", "abc", True),
+        (r"\.google\.com$", "mail.google.com", True),
+    ],
+)
+def test_perl_patterns_match_as_in_perl(pattern, value, matches):
+    assert perl_search(pattern, value) is matches
+
+
+def test_translate_leaves_common_syntax_alone():
+    assert translate(r"^mail-[a-z][a-z]0-f[0-9]*\.google\.com$") == r"^mail-[a-z][a-z]0-f[0-9]*\.google\.com$"
+
+
+def test_invalid_pattern_raises_re_error():
+    with pytest.raises(re.error):
+        compile_perl_regex("(unclosed")
