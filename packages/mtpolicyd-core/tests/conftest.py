@@ -8,6 +8,7 @@ from itertools import count
 import pytest
 from mtpolicyd_core.chain import PluginChain, build_chain
 from mtpolicyd_core.config.model import Dialect
+from mtpolicyd_core.config.parser import parse_config_text
 from mtpolicyd_core.config.tree import Block, Location, Setting
 from mtpolicyd_core.connections import ConnectionPool
 from mtpolicyd_core.plugin import Plugin, PluginContext
@@ -54,5 +55,16 @@ def make_chain() -> Callable[..., PluginChain]:
 
     def build(*blocks: Block, dialect: Dialect = "2") -> PluginChain:
         return build_chain(blocks, context(dialect))
+
+    return build
+
+
+@pytest.fixture
+def chain_from_text() -> Callable[..., PluginChain]:
+    """Build a chain from the ``<Plugin>`` blocks of config text (Config::General syntax)."""
+
+    def build(text: str, dialect: Dialect = "2") -> PluginChain:
+        root = parse_config_text(text, "test.conf")
+        return build_chain(list(root.blocks("Plugin")), context(dialect))
 
     return build

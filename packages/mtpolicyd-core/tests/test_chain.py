@@ -135,3 +135,30 @@ def test_chain_cron_runs_nested_chains(block, make_chain, monkeypatch):
     monkeypatch.setattr(inner, "cron", lambda tasks: ran.append(list(tasks)))
     chain.cron(["hourly"])
     assert ran == [["hourly"]]
+
+
+def test_chain_from_config_text_runs_passive_plugins_then_the_answer(chain_from_text):
+    chain = chain_from_text(
+        """
+        <Plugin mark>
+          module = SetField
+          key = seen
+          value = yes
+        </Plugin>
+        <Plugin when-seen>
+          module = Condition
+          key = session:seen
+          match = yes
+          score = 5.0
+        </Plugin>
+        <Plugin verdict>
+          module = ScoreAction
+          threshold = 5
+          action = "reject score=%SCORE%%SCORE_DETAIL%"
+        </Plugin>
+        """
+    )
+    session: dict[str, object] = {}
+    result = chain.run(Request({}, session))
+    assert result.as_policyd_response() == "action=reject score=5, when-seen=5.0\n\n"
+    assert result.last_match == "verdict"

@@ -1,0 +1,36 @@
+from pathlib import Path
+
+import pytest
+from mtpolicyd_core.docgen import COMMAND, load_plugins, main, render, render_section, sections
+from mtpolicyd_core.plugins.action import Action
+from mtpolicyd_core.plugins.score_action import ScoreAction
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins.md"
+AVAILABLE = {name: plugin for name, plugin in load_plugins().items() if not isinstance(plugin, str)}
+
+
+@pytest.mark.parametrize("name", sorted(AVAILABLE))
+def test_plugin_reference_is_up_to_date(name):
+    written = sections(DOCS.read_text(encoding="utf-8"))
+    assert written.get(name) == render_section(name, AVAILABLE[name]), f"regenerate with: {COMMAND}"
+
+
+def test_section_lists_doc_roles_and_options():
+    section = render_section("ScoreAction", ScoreAction)
+    assert "Roles: Scoring, NestedChain" in section
+    assert "| threshold | Num |  | yes | yes | the score at which the plugin fires |" in section
+    assert "| match | Str | `gt` |  |  |" in section
+
+
+def test_plugin_that_does_not_import_is_listed_as_not_available():
+    text = render({"Action": Action, "Broken": "ImportError: no module named dns"})
+    assert sections(text)["Broken"] == (
+        "## Broken\n\nNot available: the plugin could not be loaded (ImportError: no module named dns).\n"
+    )
+    assert sections(text)["Action"] == render_section("Action", Action)
+
+
+def test_main_writes_the_reference(tmp_path):
+    target = tmp_path / "plugins.md"
+    assert main([str(target)]) == 0
+    assert set(sections(target.read_text(encoding="utf-8"))) == set(load_plugins())
