@@ -1,0 +1,141 @@
+"""The lock, load, store protocol of SPEC §3, written once over a small key/value back-end.
+
+Retries follow the original exactly: attempts ``1 … lock_max_retry - 1`` (49 with the
+default 50), sleeping ``lock_wait * attempt`` microseconds after each failed one, then
+the request fails (SessionLockError).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+from mtpolicyd_core.config.model import SessionCacheConfig
+from mtpolicyd_core.errors import SessionError, SessionLockError
+from mtpolicyd_core.request import Session
+from mtpolicyd_core.session import serde
+
+log = logging.getLogger("mtpolicyd.session")
+
+
+class KeyValueBackend(Protocol):
+    """The primitives a session back-end offers; keys arrive with the namespace already applied."""
+
+    #: exceptions of the client library that mean "back-end failed" (turned into SessionError)
+    errors: tuple[type[BaseException], ...]
+
+    def describe(self) -> str:
+        """Back-end kind and address, for error messages."""
+        ...
+
+    def add_lock(self, key: str, token: str, ttl: int) -> bool:
+        """Create ``key`` holding ``token`` for ``ttl`` seconds, only if absent (or expired)."""
+        ...
+
+    def delete_lock(self, key: str, token: str) -> None:
+        """Remove the lock ``key`` (where the back-end can tell, only when it still holds ``token``)."""
+        ...
+
+    def get(self, key: str) -> bytes | None:
+        """The value stored at ``key``, or None."""
+        ...
+
+    def set(self, key: str, value: bytes, ttl: int) -> None:
+        """Store ``value`` at ``key`` for ``ttl`` seconds."""
+        ...
+
+    def reconnect(self) -> None:
+        """Re-open the client (after fork, or after an error)."""
+        ...
+
+    def close(self) -> None:
+        """Close the client."""
+        ...
+
+
+def lock_attempts(max_retry: int) -> range:
+    """Attempt numbers of the original's loop ``for (try = 1; try < max_retry; try++)``."""
+    return range(1, max_retry)
+
+
+class LockingSessionCache:
+    """A SessionCache over any KeyValueBackend: lock ``<ns>lock_<instance>``, data ``<ns><instance>``."""
+
+    def __init__(self, backend: KeyValueBackend, config: SessionCacheConfig,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.backend = backend
+        self.config = config
+        self._sleep = sleep
+        self._tokens: dict[str, str] = {}
+
+    def session_key(self, instance: str) -> str:
+        """Where the session of ``instance`` is stored."""
+        return f"{self.config.namespace}{instance}"
+
+    def lock_key(self, instance: str) -> str:
+        """The lock of ``instance``."""
+        return f"{self.config.namespace}lock_{instance}"
+
+    @contextmanager
+    def _backend_errors(self, instance: str, doing: str) -> Iterator[None]:
+        """Turn the client library's failures into SessionError naming back-end and instance."""
+        try:
+            yield
+        except self.backend.errors as error:
+            raise SessionError(
+                f"session cache {self.backend.describe()}: {doing} instance={instance} failed: {error}"
+            ) from error
+
+    def retrieve(self, instance: str) -> Session:
+        """Take the lock (with the original's retries), then load the session."""
+        token = secrets.token_hex(8)
+        self._acquire(instance, token)
+        self._tokens[instance] = token
+        try:
+            with self._backend_errors(instance, "loading"):
+                data = self.backend.get(self.session_key(instance))
+        except SessionError:
+            self._release(instance)
+            raise
+        return serde.loads(data, instance) or {"_instance": instance}
+
+    def _acquire(self, instance: str, token: str) -> None:
+        key = self.lock_key(instance)
+        for attempt in lock_attempts(self.config.lock_max_retry):
+            with self._backend_errors(instance, "locking"):
+                if self.backend.add_lock(key, token, self.config.lock_timeout):
+                    return
+            self._sleep(self.config.lock_wait * attempt / 1_000_000)
+        raise SessionLockError(instance)
+
+    def store(self, session: Session) -> None:
+        """Store the session for ``expire`` seconds and release its lock (also when storing fails)."""
+        instance = session.get("_instance")
+        if not isinstance(instance, str):
+            return
+        try:
+            with self._backend_errors(instance, "storing"):
+                self.backend.set(self.session_key(instance), serde.dumps(session), self.config.expire)
+        finally:
+            self._release(instance)
+
+    def _release(self, instance: str) -> None:
+        token = self._tokens.pop(instance, None)
+        if token is None:
+            log.warning("instance=%s: storing a session whose lock this worker does not hold", instance)
+            return
+        with self._backend_errors(instance, "unlocking"):
+            self.backend.delete_lock(self.lock_key(instance), token)
+
+    def reconnect(self) -> None:
+        """Re-open the back-end (after fork); locks of the parent are not ours."""
+        self._tokens.clear()
+        self.backend.reconnect()
+
+    def close(self) -> None:
+        """Close the back-end."""
+        self.backend.close()

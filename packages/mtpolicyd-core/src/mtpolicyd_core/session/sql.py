@@ -1,0 +1,121 @@
+"""Session primitives in an SQL table (SQLite, MariaDB): one row per key with its expiry.
+
+A lock is an INSERT on the unique key; an expired lock is taken over by a single
+conditional UPDATE, so two workers can never both win it. The table is created on
+first use.
+"""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy
+from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, String, Table, and_
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from mtpolicyd_core.connections.sql import SqlConnection
+
+DEFAULT_TABLE = "mtpolicyd_session"
+#: stores between two sweeps of expired rows (per worker)
+SWEEP_EVERY = 100
+
+
+def session_table(name: str) -> Table:
+    """``key`` (unique), ``value`` (session JSON or lock token), ``expires`` (epoch milliseconds)."""
+    return Table(
+        name, MetaData(),
+        Column("key", String(255), primary_key=True),
+        Column("value", LargeBinary(2**24 - 1), nullable=False),
+        Column("expires", BigInteger, nullable=False, index=True),
+    )
+
+
+def now_ms() -> int:
+    """The current time in epoch milliseconds."""
+    return int(time.time() * 1000)
+
+
+class SqlBackend:
+    """Sessions and locks in one table of the connection's database."""
+
+    errors: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError)
+
+    def __init__(self, connection: SqlConnection, table: str = DEFAULT_TABLE) -> None:
+        self.connection = connection
+        self.table = session_table(table)
+        self._table_ready = False
+        self._stores = 0
+
+    def describe(self) -> str:
+        """The connection and table, for error messages."""
+        return f"{self.connection.describe()} table {self.table.name}"
+
+    @property
+    def engine(self) -> Engine:
+        """The connection's engine, with the table created on first use."""
+        engine = self.connection.handle
+        if not self._table_ready:
+            try:
+                self.table.create(engine, checkfirst=True)
+            except SQLAlchemyError:
+                # another worker may have created it between our check and our CREATE
+                if not sqlalchemy.inspect(engine).has_table(self.table.name):
+                    raise
+            self._table_ready = True
+        return engine
+
+    def add_lock(self, key: str, token: str, ttl: int) -> bool:
+        """INSERT the lock row; if it exists but expired, take it over atomically."""
+        now = now_ms()
+        row = {"key": key, "value": token.encode(), "expires": now + ttl * 1000}
+        engine = self.engine
+        try:
+            with engine.begin() as conn:
+                conn.execute(self.table.insert().values(row))
+            return True
+        except IntegrityError:
+            pass
+        takeover = (self.table.update()
+                    .where(and_(self.table.c.key == key, self.table.c.expires < now))
+                    .values(value=row["value"], expires=row["expires"]))
+        with engine.begin() as conn:
+            return conn.execute(takeover).rowcount == 1
+
+    def delete_lock(self, key: str, token: str) -> None:
+        """DELETE the lock row while it holds our token."""
+        with self.engine.begin() as conn:
+            conn.execute(self.table.delete().where(
+                and_(self.table.c.key == key, self.table.c.value == token.encode())))
+
+    def get(self, key: str) -> bytes | None:
+        """The value of an unexpired row."""
+        query = sqlalchemy.select(self.table.c.value).where(
+            and_(self.table.c.key == key, self.table.c.expires >= now_ms()))
+        with self.engine.begin() as conn:
+            value = conn.execute(query).scalar()
+        return None if value is None else bytes(value)
+
+    def set(self, key: str, value: bytes, ttl: int) -> None:
+        """UPDATE the row, or INSERT it; every SWEEP_EVERY stores also delete expired rows."""
+        expires = now_ms() + ttl * 1000
+        with self.engine.begin() as conn:
+            update = self.table.update().where(self.table.c.key == key).values(value=value, expires=expires)
+            if conn.execute(update).rowcount == 0:
+                conn.execute(self.table.insert().values(key=key, value=value, expires=expires))
+        self._stores += 1
+        if self._stores % SWEEP_EVERY == 0:
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Delete expired sessions and locks."""
+        with self.engine.begin() as conn:
+            conn.execute(self.table.delete().where(self.table.c.expires < now_ms()))
+
+    def reconnect(self) -> None:
+        """Re-open the connection."""
+        self.connection.reconnect()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.connection.close()
