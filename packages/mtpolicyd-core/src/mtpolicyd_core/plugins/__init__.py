@@ -1,0 +1,1 @@
+"""The plugins shipped with mtpolicyd; one module per plugin."""
