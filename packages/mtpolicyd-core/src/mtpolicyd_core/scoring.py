@@ -56,5 +56,6 @@ class Scoring:
         return session_score(request, self.score_field)
 
     def get_score_detail(self, request: Request) -> str | None:
-        """The details of this plugin's score field."""
+        """The details of this plugin's score field; like the original, fails without a session."""
+        request.require_session()
         return score_detail(request, self.score_field)

@@ -1,5 +1,5 @@
 import pytest
-from mtpolicyd_core.request import Request
+from mtpolicyd_core.request import NoSessionError, Request
 from mtpolicyd_core.result import PluginResult
 from mtpolicyd_core.scoring import add_score
 
@@ -46,10 +46,16 @@ def test_add_score_header_once_per_mail_then_dunno(header):
     assert plugin.run(Request({}, session)) == [PluginResult("dunno", abort=True)]
 
 
-def test_add_score_header_every_time_without_session(header):
+def test_add_score_header_fails_without_session(header):
+    with pytest.raises(NoSessionError):
+        header().run(Request({}, None))
+
+
+def test_add_score_header_every_time_without_caching(header):
     plugin = header()
     for _ in range(2):
-        assert plugin.run(Request({}, None)) == [PluginResult("PREPEND X-MtScore: NO score=0", abort=True)]
+        result = plugin.run(Request({}, {}, use_caching=False))
+        assert result == [PluginResult("PREPEND X-MtScore: NO score=0", abort=True)]
 
 
 def test_add_score_header_uses_its_score_field_name_and_spam_score(header):

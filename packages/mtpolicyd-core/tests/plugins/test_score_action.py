@@ -1,5 +1,5 @@
 import pytest
-from mtpolicyd_core.request import Request
+from mtpolicyd_core.request import NoSessionError, Request
 from mtpolicyd_core.result import PluginResult
 from mtpolicyd_core.scoring import add_score
 
@@ -48,12 +48,13 @@ def test_score_action_lt_fires_when_score_at_or_below_threshold(score_action, sc
 
 
 def test_score_action_without_score_counts_zero(score_action):
-    assert score_action(threshold="0", action="reject").run(Request({}, {})) == [
-        PluginResult("reject", abort=True)
-    ]
-    assert score_action(threshold="0", action="reject").run(Request({}, None)) == [
-        PluginResult("reject", abort=True)
-    ]
+    plugin = score_action(threshold="0", action="reject")
+    assert plugin.run(Request({}, {})) == [PluginResult("reject", abort=True)]
+
+
+def test_score_action_fails_without_session_even_below_threshold(score_action):
+    with pytest.raises(NoSessionError):
+        score_action(threshold="100", action="reject").run(Request({}, None))
 
 
 def test_score_action_ip_is_unknown_without_client_address(score_action):

@@ -22,6 +22,7 @@ class ScoreAction(Scoring, NestedChain, Plugin):
 
     def run(self, request: Request) -> list[PluginResult]:
         score = self.get_score(request)
+        detail = self.get_score_detail(request)
         threshold = perl_numify(self.get_uc(request, "threshold"))
         if self.match == "gt" and perl_numify(score) < threshold:
             return []
@@ -29,12 +30,11 @@ class ScoreAction(Scoring, NestedChain, Plugin):
             return []
         if self.match not in ("gt", "lt"):
             raise ValueError("unknown value for parameter match.")
-        action = None if self.action is None else self.expand(request, self.action, score)
+        action = None if self.action is None else self.expand(request, self.action, score, detail)
         return self.action_or_chain(request, action)
 
-    def expand(self, request: Request, action: str, score: object) -> str:
+    def expand(self, request: Request, action: str, score: object, detail: str | None) -> str:
         """Replace the first ``%IP%``, ``%SCORE%`` and ``%SCORE_DETAIL%``, in that order."""
-        detail = self.get_score_detail(request)
         ip = request.attr("client_address")
         action = action.replace("%IP%", "unknown" if ip is None else ip, 1)
         action = action.replace("%SCORE%", perl_str(score), 1)
