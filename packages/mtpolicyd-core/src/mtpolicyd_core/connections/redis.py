@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from mtpolicyd_core.config.model import ConnectionConfig
 
@@ -32,8 +34,9 @@ class RedisConnection:
     def handle(self) -> redis.Redis:
         """The client; it reconnects by itself after a failed command."""
         if self._client is None:
+            # one immediate retry covers a pooled connection the server closed; no back-off sleeps
             common = {"db": self.db, "password": self.password, "socket_timeout": self.timeout,
-                      "socket_connect_timeout": self.timeout}
+                      "socket_connect_timeout": self.timeout, "retry": Retry(NoBackoff(), 1)}
             if self.sock:
                 self._client = redis.Redis(unix_socket_path=self.sock, **common)  # type: ignore[arg-type]
             else:

@@ -1,0 +1,65 @@
+"""The factory picks the back-end and its named connection from the configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mtpolicyd_core.config.model import ConnectionConfig, SessionCacheConfig
+from mtpolicyd_core.config.tree import Location
+from mtpolicyd_core.connections import ConnectionPool
+from mtpolicyd_core.errors import ConfigError
+from mtpolicyd_core.session.base import NoSessionCache
+from mtpolicyd_core.session.factory import build_session_cache
+from mtpolicyd_core.session.locking import LockingSessionCache
+from mtpolicyd_core.session.memcached import MemcachedBackend
+from mtpolicyd_core.session.redis import RedisBackend
+from mtpolicyd_core.session.sql import SqlBackend
+
+WHERE = Location("mtpolicyd.conf", 7)
+
+
+def pool(tmp_path: Path) -> ConnectionPool:
+    return ConnectionPool([
+        ConnectionConfig("memcached", "Memcached", {"servers": "127.0.0.1:1"}),
+        ConnectionConfig("redis", "Redis", {"server": "127.0.0.1:1"}),
+        ConnectionConfig("db", "Sql", {"url": f"sqlite:///{tmp_path}/db.sqlite"}),
+    ])
+
+
+def test_module_none_keeps_no_sessions(tmp_path: Path) -> None:
+    assert isinstance(build_session_cache(SessionCacheConfig(), pool(tmp_path)), NoSessionCache)
+
+
+@pytest.mark.parametrize(("module", "connection", "backend"), [
+    ("Memcached", None, MemcachedBackend), ("Redis", None, RedisBackend), ("Sql", "db", SqlBackend)])
+def test_module_gets_its_back_end_over_the_named_connection(
+    tmp_path: Path, module: str, connection: str | None, backend: type
+) -> None:
+    cache = build_session_cache(SessionCacheConfig(module=module, connection=connection), pool(tmp_path))
+    assert isinstance(cache, LockingSessionCache)
+    assert isinstance(cache.backend, backend)
+
+
+def test_connection_may_be_named_by_the_originals_option(tmp_path: Path) -> None:
+    config = SessionCacheConfig(module="Sql", options={"sql": "db", "table": "sessions"})
+    cache = build_session_cache(config, pool(tmp_path))
+    assert isinstance(cache, LockingSessionCache)
+    assert isinstance(cache.backend, SqlBackend)
+    assert cache.backend.table.name == "sessions"
+
+
+def test_unknown_module_names_file_and_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"mtpolicyd\.conf line 7: could not load SessionCache Foo"):
+        build_session_cache(SessionCacheConfig(module="Foo", location=WHERE), pool(tmp_path))
+
+
+def test_missing_connection_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no connection named cache"):
+        config = SessionCacheConfig(module="Redis", connection="cache", location=WHERE)
+        build_session_cache(config, pool(tmp_path))
+
+
+def test_connection_of_the_wrong_kind_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="connection db is not a Redis connection"):
+        build_session_cache(SessionCacheConfig(module="Redis", connection="db"), pool(tmp_path))

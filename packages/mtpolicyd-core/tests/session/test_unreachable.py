@@ -1,0 +1,57 @@
+"""Every back-end turns an unreachable server into SessionError, quickly."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from mtpolicyd_core.config.model import ConnectionConfig, SessionCacheConfig
+from mtpolicyd_core.connections import ConnectionPool
+from mtpolicyd_core.errors import SessionError
+from mtpolicyd_core.session.factory import build_session_cache
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize(("module", "options"), [
+    ("Memcached", lambda port, _tmp: {"servers": f"127.0.0.1:{port}"}),
+    ("Redis", lambda port, _tmp: {"server": f"127.0.0.1:{port}"}),
+    ("Sql", lambda port, _tmp: {"url": f"mysql+pymysql://u:p@127.0.0.1:{port}/db"}),
+    ("Sql", lambda _port, tmp: {"url": f"sqlite:///{tmp}/missing-dir/db.sqlite"}),
+])
+def test_unreachable_back_end_raises_session_error_within_seconds(
+    tmp_path: Path, module: str, options: object
+) -> None:
+    settings = options(closed_port(), tmp_path)  # type: ignore[operator]
+    connections = ConnectionPool([ConnectionConfig("conn", module, settings)])
+    cache = build_session_cache(SessionCacheConfig(module=module, connection="conn"), connections)
+    started = time.monotonic()
+    for _ in range(3):
+        with pytest.raises(SessionError, match="instance=abc"):
+            cache.retrieve("abc")
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize(("module", "options", "limit"), [
+    ("Memcached", lambda port: {"servers": f"127.0.0.1:{port}"}, 3),
+    ("Redis", lambda port: {"server": f"127.0.0.1:{port}"}, 3),
+    ("Sql", lambda port: {"url": f"mysql+pymysql://u:p@127.0.0.1:{port}/db", "timeout": "2"}, 6),
+])
+def test_silent_server_times_out_into_session_error(module: str, options: object, limit: float) -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        settings = options(silent.getsockname()[1])  # type: ignore[operator]
+        connections = ConnectionPool([ConnectionConfig("conn", module, settings)])
+        cache = build_session_cache(SessionCacheConfig(module=module, connection="conn"), connections)
+        started = time.monotonic()
+        with pytest.raises(SessionError):
+            cache.retrieve("abc")
+        assert time.monotonic() - started < limit
