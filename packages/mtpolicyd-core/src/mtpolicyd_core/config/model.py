@@ -95,6 +95,8 @@ class Config:
     session_cache: SessionCacheConfig
     vhosts: tuple[VirtualHostConfig, ...]
     root: Block
+    #: what was ignored or doubtful while reading (unknown options, skipped includes …)
+    warnings: tuple[str, ...] = ()
 
     def connection(self, name: str) -> ConnectionConfig | None:
         """The connection named ``name``, or None."""

@@ -1,0 +1,371 @@
+"""mtpolicyd.conf → validated :class:`Config`, for the 1.x (globals) and 2.x (blocks) dialects.
+
+Plugin blocks are checked later, when the engine builds them from their
+declared options; here are the globals, connections, the session cache and
+the virtual hosts.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any, cast
+
+from mtpolicyd_core.config.dsn import dsn_to_url
+from mtpolicyd_core.config.model import (
+    Config,
+    ConnectionConfig,
+    Dialect,
+    ServerConfig,
+    SessionCacheConfig,
+    SessionFailureMode,
+    VirtualHostConfig,
+)
+from mtpolicyd_core.config.parser import parse_config_file, parse_config_text
+from mtpolicyd_core.config.tree import Block, Location, Setting
+from mtpolicyd_core.errors import ConfigError
+
+log = logging.getLogger("mtpolicyd.config")
+
+#: Globals that exist only in 1.x: their presence makes a file 1.x.
+ONE_X_GLOBALS = (
+    "db_dsn", "db_user", "db_password",
+    "memcached_servers", "memcached_namespace", "memcached_expire",
+    "session_lock_wait", "session_lock_max_retry", "session_lock_timeout",
+)
+#: Blocks that exist only in 2.x: their presence makes a file 2.x.
+TWO_X_BLOCKS = ("Connection", "SessionCache")
+
+_SERVER_TEXT = ("user", "group", "pid_file", "log_file", "chroot")
+_SERVER_NAMES = ("syslog_ident", "syslog_facility", "host", "program_name")
+_SERVER_INTEGERS = (
+    "log_level", "min_servers", "min_spare_servers", "max_spare_servers", "max_servers", "max_requests",
+    "request_timeout", "keepalive_timeout", "max_keepalive",
+    "max_line_length", "max_request_size", "max_request_attributes", "read_timeout",
+)
+_SESSION_POLICY = ("config_dialect", "session_failure", "session_failure_action")
+KNOWN_GLOBALS = frozenset(
+    (*_SERVER_TEXT, *_SERVER_NAMES, *_SERVER_INTEGERS, "port", "vhost_by_policy_context",
+     *_SESSION_POLICY, *ONE_X_GLOBALS)
+)
+_FAILURE_MODES = ("close", "continue", "action")
+_PORT = re.compile(r"(?:(.+):)?(\d+)")
+#: 2.x SessionCache module → its option naming the connection (and that option's default)
+_SESSION_CONNECTION_OPTION = {"Memcached": "memcached", "Redis": "redis", "Sql": "sql"}
+
+
+def load_config(path: str) -> Config:
+    """Read, parse and validate the config file at ``path``."""
+    warnings: list[str] = []
+    root = parse_config_file(path, warnings)
+    return config_from_tree(root, path, warnings)
+
+
+def load_config_text(text: str, path: str = "<string>") -> Config:
+    """Parse and validate config ``text`` as if read from ``path``."""
+    warnings: list[str] = []
+    root = parse_config_text(text, path, warnings)
+    return config_from_tree(root, path, warnings)
+
+
+def config_from_tree(root: Block, path: str, warnings: list[str] | None = None) -> Config:
+    """Validate a parsed tree into the typed model; ConfigError names file and line."""
+    reader = _Reader(root, path, warnings if warnings is not None else [])
+    dialect = reader.dialect()
+    reader.warn_unknown()
+    server = reader.server()
+    if dialect == "1":
+        connections, session_cache = reader.one_x_backends()
+    else:
+        connections = reader.two_x_connections()
+        session_cache = reader.two_x_session_cache(connections)
+    return Config(
+        path=path,
+        dialect=dialect,
+        server=server,
+        connections=connections,
+        session_cache=session_cache,
+        vhosts=reader.vhosts(),
+        root=root,
+        warnings=tuple(reader.warnings),
+    )
+
+
+def _error(message: str, where: Location) -> ConfigError:
+    return ConfigError(message, where.file, where.line)
+
+
+def _integer(setting: Setting, context: str = "") -> int:
+    text = setting.value.strip()
+    if not text.lstrip("+-").isdigit():
+        prefix = f"{context}: " if context else ""
+        raise _error(f"{prefix}{setting.key} must be an integer, not {setting.value!r}", setting.location)
+    return int(text)
+
+
+@dataclass
+class _Reader:
+    """Reads one tree; collects warnings about what it ignores."""
+
+    root: Block
+    path: str
+    warnings: list[str]
+
+    def warn(self, where: Location, message: str) -> None:
+        text = f"{where}: {message}"
+        self.warnings.append(text)
+        log.warning("%s", text)
+
+    # -- dialect --------------------------------------------------------------------
+
+    def dialect(self) -> Dialect:
+        """1.x or 2.x: forced by ``config_dialect``, else told by the options and blocks used."""
+        one_x = [setting for setting in self.root.settings() if setting.key in ONE_X_GLOBALS]
+        two_x = [block for block in self.root.blocks() if block.kind in TWO_X_BLOCKS]
+        forced = self.root.setting("config_dialect")
+        if forced is not None:
+            if forced.value.strip() not in ("1", "2"):
+                raise _error(f"config_dialect must be 1 or 2, not {forced.value!r}", forced.location)
+            dialect = cast(Dialect, forced.value.strip())
+            ignored: Iterable[tuple[Location, str]] = (
+                [(setting.location, f"global {setting.key}") for setting in one_x]
+                if dialect == "2"
+                else [(block.location, f"block <{block.kind}>") for block in two_x]
+            )
+            for where, what in ignored:
+                self.warn(where, f"{what} ignored: config_dialect = {dialect}")
+            return dialect
+        if one_x and two_x:
+            first_one, first_two = one_x[0], two_x[0]
+            later = max(first_one.location.line, first_two.location.line)
+            raise ConfigError(
+                f"1.x global {first_one.key} (line {first_one.location.line}) and 2.x block"
+                f" <{first_two.kind}> (line {first_two.location.line}) cannot be mixed;"
+                " convert the file or set config_dialect = 1 or 2",
+                self.path,
+                later,
+            )
+        return "1" if one_x else "2"
+
+    def warn_unknown(self) -> None:
+        for setting in self.root.settings():
+            if setting.key not in KNOWN_GLOBALS:
+                self.warn(setting.location, f"unknown global option {setting.key} ignored")
+        for block in self.root.blocks():
+            if block.kind not in ("VirtualHost", *TWO_X_BLOCKS):
+                self.warn(block.location, f"unknown block <{block.kind}> ignored")
+
+    # -- server ---------------------------------------------------------------------
+
+    def server(self) -> ServerConfig:
+        values: dict[str, Any] = {}
+        for setting in self.root.settings():
+            key = setting.key
+            if key in _SERVER_TEXT:
+                values[key] = setting.value or None
+            elif key in _SERVER_NAMES:
+                values[key] = setting.value
+            elif key in _SERVER_INTEGERS:
+                values[key] = _integer(setting)
+            elif key == "vhost_by_policy_context":
+                values[key] = _perl_bool(setting.value)
+            elif key == "port":
+                values["ports"] = _ports(setting)
+        server = ServerConfig(**values)
+        self._check_server(server)
+        return server
+
+    def _check_server(self, server: ServerConfig) -> None:
+        def at(key: str) -> Location:
+            setting = self.root.setting(key)
+            return setting.location if setting else Location(self.path, 1)
+
+        if not 0 <= server.log_level <= 4:
+            raise _error(f"log_level must be 0 (err) to 4 (debug), not {server.log_level}", at("log_level"))
+        if server.max_spare_servers >= server.max_servers:
+            raise _error('"max_spare_servers" must be less than "max_servers"', at("max_spare_servers"))
+        for other in ("min_servers", "max_spare_servers"):
+            if server.min_spare_servers > getattr(server, other):
+                raise _error(
+                    f'"min_spare_servers" ({server.min_spare_servers}) must not be more than'
+                    f' "{other}" ({getattr(server, other)})',
+                    at("min_spare_servers"),
+                )
+        if server.min_servers > server.max_servers:
+            raise _error(
+                f'"min_servers" ({server.min_servers}) must not be more than'
+                f' "max_servers" ({server.max_servers})',
+                at("min_servers"),
+            )
+        for key in ("max_line_length", "max_request_size", "max_request_attributes", "read_timeout"):
+            if getattr(server, key) <= 0:
+                raise _error(f"{key} must be a positive integer", at(key))
+
+    # -- session failure policy -----------------------------------------------------
+
+    def _failure_policy(self, block: Block | None) -> tuple[SessionFailureMode, str]:
+        """``failure_mode``/``failure_action`` in ``<SessionCache>`` win over the globals."""
+        def pick(block_key: str, global_key: str) -> Setting | None:
+            return (block.setting(block_key) if block else None) or self.root.setting(global_key)
+
+        mode_setting = pick("failure_mode", "session_failure")
+        action_setting = pick("failure_action", "session_failure_action")
+        mode = SessionCacheConfig.failure_mode
+        if mode_setting is not None:
+            if mode_setting.value not in _FAILURE_MODES:
+                raise _error(
+                    f"{mode_setting.key} must be one of {', '.join(_FAILURE_MODES)},"
+                    f" not {mode_setting.value!r}",
+                    mode_setting.location,
+                )
+            mode = cast(SessionFailureMode, mode_setting.value)
+        action = action_setting.value if action_setting is not None else SessionCacheConfig.failure_action
+        if mode == "action" and not action.strip():
+            culprit = action_setting or mode_setting
+            assert culprit is not None
+            raise _error("session failure mode action needs a session_failure_action", culprit.location)
+        return mode, action
+
+    # -- 1.x back-ends --------------------------------------------------------------
+
+    def one_x_backends(self) -> tuple[tuple[ConnectionConfig, ...], SessionCacheConfig]:
+        """1.x: memcached (always) keeps sessions; ``db_dsn`` opens the ``db`` connection."""
+        root = self.root
+        servers = root.setting("memcached_servers")
+        namespace = root.get("memcached_namespace")
+        namespace = "mt-" if namespace is None else namespace
+        memcached = ConnectionConfig(
+            "memcached",
+            "Memcached",
+            {"servers": servers.value if servers else "127.0.0.1:11211", "namespace": namespace},
+            servers.location if servers else None,
+        )
+        connections = [memcached]
+        dsn = root.setting("db_dsn")
+        if dsn is not None and dsn.value.strip():
+            user, password = root.get("db_user") or "", root.get("db_password") or ""
+            url = self._url(dsn, user, password)
+            options = {"dsn": dsn.value, "url": url, "user": user, "password": password}
+            connections.append(ConnectionConfig("db", "Sql", options, dsn.location))
+        mode, action = self._failure_policy(None)
+        numbers: dict[str, Any] = {
+            field: _integer(setting)
+            for field, key in (("expire", "memcached_expire"), ("lock_wait", "session_lock_wait"),
+                               ("lock_max_retry", "session_lock_max_retry"),
+                               ("lock_timeout", "session_lock_timeout"))
+            if (setting := root.setting(key)) is not None
+        }
+        session_cache = SessionCacheConfig(
+            module="Memcached", connection="memcached", namespace=namespace,
+            failure_mode=mode, failure_action=action,
+        )
+        session_cache = replace(session_cache, **numbers)
+        return tuple(connections), session_cache
+
+    @staticmethod
+    def _url(dsn: Setting, user: str, password: str) -> str:
+        try:
+            return dsn_to_url(dsn.value, user, password).render_as_string(hide_password=False)
+        except ValueError as error:
+            raise _error(f"{dsn.key}: {error}", dsn.location) from None
+
+    # -- 2.x back-ends --------------------------------------------------------------
+
+    def two_x_connections(self) -> tuple[ConnectionConfig, ...]:
+        connections = []
+        for block in self.root.blocks("Connection"):
+            if not block.name:
+                raise _error("<Connection> needs a name: <Connection NAME>", block.location)
+            module = block.get("module")
+            if module is None:
+                raise _error(f"no module defined for connection {block.name}!", block.location)
+            for nested in block.blocks():
+                self.warn(nested.location, f"block <{nested.kind}> inside <Connection {block.name}> ignored")
+            options = {setting.key: setting.value for setting in block.settings() if setting.key != "module"}
+            dsn = block.setting("dsn")
+            if module == "Sql" and dsn is not None:
+                options["url"] = self._url(dsn, options.get("user", ""), options.get("password", ""))
+            connections.append(ConnectionConfig(block.name, module, options, block.location))
+        return tuple(connections)
+
+    def two_x_session_cache(self, connections: tuple[ConnectionConfig, ...]) -> SessionCacheConfig:
+        """``<SessionCache>``, or no session cache at all (module None) without one."""
+        block = next(self.root.blocks("SessionCache"), None)
+        mode, action = self._failure_policy(block)
+        if block is None:
+            return SessionCacheConfig(module="None", failure_mode=mode, failure_action=action)
+        if block.name is not None:
+            raise _error(f"<SessionCache> takes no name, found <SessionCache {block.name}>", block.location)
+        module = block.get("module")
+        if module is None:
+            raise _error("no module defined for SessionCache!", block.location)
+        numbers: dict[str, Any] = {
+            key: _integer(setting, "SessionCache")
+            for key in ("expire", "lock_wait", "lock_max_retry", "lock_timeout")
+            if (setting := block.setting(key)) is not None
+        }
+        connection_name = None
+        namespace = ""
+        if module != "None":
+            option = _SESSION_CONNECTION_OPTION.get(module, module.lower())
+            connection_name = block.get("connection") or block.get(option) or option
+            connection = next((conn for conn in connections if conn.name == connection_name), None)
+            namespace = connection.options.get("namespace", "") if connection else ""
+        session_cache = SessionCacheConfig(
+            module=module,
+            connection=connection_name,
+            namespace=namespace,
+            failure_mode=mode,
+            failure_action=action,
+            options={setting.key: setting.value for setting in block.settings()},
+            location=block.location,
+        )
+        return replace(session_cache, **numbers)
+
+    # -- virtual hosts --------------------------------------------------------------
+
+    def vhosts(self) -> tuple[VirtualHostConfig, ...]:
+        vhosts = tuple(self._vhost(block) for block in self.root.blocks("VirtualHost"))
+        if not vhosts:
+            raise ConfigError("no virtual hosts configured!", self.path)
+        return vhosts
+
+    def _vhost(self, block: Block) -> VirtualHostConfig:
+        where = block.location
+        port = (block.name or "").strip()
+        if not port:
+            raise _error("<VirtualHost> needs a port: <VirtualHost PORT>", where)
+        if not port.isdigit():
+            raise _error(f"<VirtualHost {port}>: the port must be a number", where)
+        name = block.get("name")
+        if name is None:
+            raise _error(f"<VirtualHost {port}> needs a name: name = \"...\"", where)
+        plugins = tuple(block.blocks("Plugin"))
+        if not plugins:
+            raise _error(f"no <Plugin> defined for <VirtualHost> on port {port}!", where)
+        for setting in block.settings():
+            if setting.key != "name":
+                self.warn(setting.location, f"<VirtualHost {port}>: unknown option {setting.key} ignored")
+        for nested in block.blocks():
+            if nested.kind != "Plugin":
+                self.warn(nested.location, f"<VirtualHost {port}>: unknown block <{nested.kind}> ignored")
+        return VirtualHostConfig(port=port, name=name, plugins=plugins, location=where)
+
+
+def _perl_bool(text: str) -> bool:
+    """A Perl truth value as the daemon reads flags: empty and ``0`` are false."""
+    return text.strip() not in ("", "0")
+
+
+def _ports(setting: Setting) -> tuple[str, ...]:
+    """``port``: a comma list of ``[host:]port``."""
+    entries = tuple(part for part in re.split(r"\s*,\s*", setting.value.strip()) if part)
+    if not entries:
+        raise _error("port needs at least one [host:]port", setting.location)
+    for entry in entries:
+        if not _PORT.fullmatch(entry):
+            raise _error(f"port: {entry!r} is not [host:]port", setting.location)
+    return entries
+

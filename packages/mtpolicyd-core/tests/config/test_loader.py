@@ -1,0 +1,317 @@
+"""From config text to the typed model: dialects, globals, back-ends, vhosts, validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mtpolicyd_core.config.loader import load_config, load_config_text
+from mtpolicyd_core.config.model import Config
+from mtpolicyd_core.errors import ConfigError
+
+VHOST = """
+<VirtualHost 12345>
+  name = "reputation"
+  <Plugin reject>
+    module = "Action"
+    action = "reject test"
+  </Plugin>
+</VirtualHost>
+"""
+
+UPSTREAM = Path(__file__).parents[4] / "integration" / "configs" / "upstream"
+
+
+def load(text: str) -> Config:
+    return load_config_text(text + VHOST, "test.conf")
+
+
+def fails(text: str, message: str, line: int | None) -> ConfigError:
+    with pytest.raises(ConfigError, match=message) as error:
+        load(text)
+    assert (error.value.file, error.value.line) == ("test.conf", line)
+    return error.value
+
+
+# -- dialect ---------------------------------------------------------------------------
+
+
+def test_file_with_connection_block_is_2x() -> None:
+    assert load("<Connection db>\nmodule = Sql\ndsn = dbi:SQLite::memory:\n</Connection>\n").dialect == "2"
+
+
+def test_file_with_1x_globals_is_1x() -> None:
+    assert load("memcached_servers = 127.0.0.1:11211\n").dialect == "1"
+
+
+def test_file_with_neither_is_2x() -> None:
+    assert load("log_level = 2\n").dialect == "2"
+
+
+def test_mixing_dialects_names_both_lines() -> None:
+    error = fails("db_dsn = dbi:mysql:x\n<SessionCache>\nmodule = None\n</SessionCache>\n",
+                  r"1\.x global db_dsn \(line 1\) and 2\.x block <SessionCache> \(line 2\)", 2)
+    assert "config_dialect" in error.message
+
+
+def test_config_dialect_forces_1x_and_ignores_2x_blocks_with_a_warning() -> None:
+    config = load("config_dialect = 1\n<SessionCache>\nmodule = None\n</SessionCache>\n")
+    assert config.dialect == "1"
+    assert config.session_cache.module == "Memcached"
+    assert any("block <SessionCache> ignored: config_dialect = 1" in warning for warning in config.warnings)
+
+
+def test_config_dialect_forces_2x_and_ignores_1x_globals_with_a_warning() -> None:
+    config = load("config_dialect = 2\nmemcached_servers = 10.0.0.1:11211\n")
+    assert (config.dialect, config.session_cache.module, config.connections) == ("2", "None", ())
+    assert any("global memcached_servers ignored" in warning for warning in config.warnings)
+
+
+def test_config_dialect_must_be_1_or_2() -> None:
+    fails("config_dialect = 3\n", "config_dialect must be 1 or 2", 1)
+
+
+# -- 1.x back-ends ---------------------------------------------------------------------
+
+
+def test_1x_defaults_use_memcached_sessions() -> None:
+    config = load("session_lock_wait = 50\n")
+    (memcached,) = config.connections
+    assert (memcached.name, memcached.module) == ("memcached", "Memcached")
+    assert memcached.options == {"servers": "127.0.0.1:11211", "namespace": "mt-"}
+    cache = config.session_cache
+    assert (cache.module, cache.connection, cache.namespace) == ("Memcached", "memcached", "mt-")
+    assert (cache.expire, cache.lock_wait, cache.lock_max_retry, cache.lock_timeout) == (300, 50, 50, 10)
+
+
+def test_1x_memcached_and_lock_settings() -> None:
+    config = load(
+        "memcached_servers = a:1, b:2\nmemcached_namespace = ns-\nmemcached_expire = 60\n"
+        "session_lock_wait = 5\nsession_lock_max_retry = 7\nsession_lock_timeout = 3\n"
+    )
+    assert config.connections[0].options == {"servers": "a:1, b:2", "namespace": "ns-"}
+    cache = config.session_cache
+    assert (cache.namespace, cache.expire, cache.lock_wait, cache.lock_max_retry, cache.lock_timeout) == (
+        "ns-", 60, 5, 7, 3)
+
+
+def test_1x_db_dsn_becomes_the_db_connection() -> None:
+    config = load("db_dsn = dbi:mysql:database=mail;host=db\ndb_user = mt\ndb_password = s3cr:t\n")
+    db = config.connection("db")
+    assert db is not None and db.module == "Sql"
+    assert db.options == {
+        "dsn": "dbi:mysql:database=mail;host=db",
+        "url": "mysql+pymysql://mt:s3cr%3At@db/mail",
+        "user": "mt",
+        "password": "s3cr:t",
+    }
+
+
+def test_1x_empty_db_dsn_means_no_database() -> None:
+    assert load("db_dsn =\ndb_user =\n").connection("db") is None
+
+
+def test_bad_dsn_names_its_line() -> None:
+    fails("log_level = 1\ndb_dsn = dbi:Oracle:x\n", "db_dsn: unsupported DBI driver Oracle", 2)
+
+
+def test_1x_lock_settings_must_be_integers() -> None:
+    fails("session_lock_wait = soon\n", "session_lock_wait must be an integer", 1)
+
+
+# -- 2.x back-ends ---------------------------------------------------------------------
+
+
+def test_2x_connections_keep_options_and_translate_dsn() -> None:
+    config = load(
+        '<Connection memcached>\nmodule = "Memcached"\nservers = "m:11211"\nnamespace = "x-"\n</Connection>\n'
+        '<Connection db>\nmodule = "Sql"\ndsn = "dbi:SQLite:dbname=/tmp/x.db"\n</Connection>\n'
+    )
+    memcached, db = config.connections
+    assert (memcached.name, memcached.module, dict(memcached.options)) == (
+        "memcached", "Memcached", {"servers": "m:11211", "namespace": "x-"})
+    assert memcached.location is not None and memcached.location.line == 1
+    assert db.options["url"] == "sqlite:////tmp/x.db"
+
+
+def test_2x_connection_without_module_is_an_error() -> None:
+    fails("<Connection db>\ndsn = x\n</Connection>\n", "no module defined for connection db!", 1)
+
+
+def test_2x_without_session_cache_has_none() -> None:
+    config = load("<Connection db>\nmodule = Sql\ndsn = dbi:SQLite:\n</Connection>\n")
+    assert config.session_cache.module == "None"
+
+
+def test_2x_memcached_session_cache_takes_namespace_from_its_connection() -> None:
+    config = load(
+        "<Connection memcached>\nmodule = Memcached\nnamespace = mt-\n</Connection>\n"
+        "<SessionCache>\nmodule = Memcached\nexpire = 600\nlock_wait = 10\n</SessionCache>\n"
+    )
+    cache = config.session_cache
+    assert (cache.module, cache.connection, cache.namespace, cache.expire, cache.lock_wait) == (
+        "Memcached", "memcached", "mt-", 600, 10)
+    assert cache.location is not None and cache.location.line == 5
+
+
+@pytest.mark.parametrize(
+    ("settings", "connection"),
+    [
+        ("module = Redis", "redis"),
+        ("module = Redis\nredis = cache", "cache"),
+        ("module = Memcached\nmemcached = sessions", "sessions"),
+        ("module = Sql\nconnection = db", "db"),
+        ("module = None", None),
+    ],
+)
+def test_2x_session_cache_connection_name(settings: str, connection: str | None) -> None:
+    config = load(f"<SessionCache>\n{settings}\n</SessionCache>\n")
+    assert config.session_cache.connection == connection
+
+
+def test_2x_session_cache_without_module_is_an_error() -> None:
+    fails("<SessionCache>\nexpire = 3\n</SessionCache>\n", "no module defined for SessionCache!", 1)
+
+
+def test_2x_session_cache_numbers_must_be_integers() -> None:
+    fails("<SessionCache>\nmodule = Redis\nexpire = 5m\n</SessionCache>\n",
+          "SessionCache: expire must be an integer", 3)
+
+
+# -- session failure policy ------------------------------------------------------------
+
+
+def test_session_failure_defaults_to_close() -> None:
+    cache = load("").session_cache
+    assert cache.failure_mode == "close"
+    assert cache.failure_action == "defer_if_permit Service temporarily unavailable"
+
+
+def test_session_failure_globals() -> None:
+    cache = load('session_failure = action\nsession_failure_action = "dunno"\n').session_cache
+    assert (cache.failure_mode, cache.failure_action) == ("action", "dunno")
+
+
+def test_session_failure_in_session_cache_block_wins() -> None:
+    cache = load(
+        "session_failure = close\n<SessionCache>\nmodule = Redis\nfailure_mode = continue\n</SessionCache>\n"
+    ).session_cache
+    assert cache.failure_mode == "continue"
+
+
+def test_session_failure_in_1x_dialect() -> None:
+    config = load("memcached_expire = 10\nsession_failure = continue\n")
+    assert config.session_cache.failure_mode == "continue"
+
+
+def test_unknown_session_failure_mode() -> None:
+    fails("session_failure = panic\n", "session_failure must be one of close, continue, action", 1)
+
+
+def test_session_failure_action_must_not_be_empty() -> None:
+    fails('session_failure = action\nsession_failure_action = ""\n', "needs a session_failure_action", 2)
+
+
+# -- server globals --------------------------------------------------------------------
+
+
+def test_server_defaults_match_the_original() -> None:
+    server = load("").server
+    assert (server.host, server.ports, server.log_level) == ("127.0.0.1", ("127.0.0.1:12345",), 2)
+    assert (server.min_servers, server.min_spare_servers, server.max_spare_servers, server.max_servers) == (
+        4, 4, 12, 25)
+    assert (server.max_requests, server.request_timeout, server.keepalive_timeout, server.max_keepalive) == (
+        1000, 20, 60, 0)
+    assert server.vhost_by_policy_context is False
+
+
+def test_server_globals_are_read() -> None:
+    server = load(
+        "user = mt\ngroup = mt\npid_file = /run/mt.pid\nlog_level = 4\nhost = 0.0.0.0\n"
+        "port = 127.0.0.1:12345, 12346 ,[::1]:12347\nmax_servers = 50\nmax_keepalive = 100\n"
+        "vhost_by_policy_context = 1\nmax_line_length = 100\nmax_request_size = 1000\n"
+        "max_request_attributes = 10\nread_timeout = 5\nprogram_name = mtpd\n"
+    ).server
+    assert (server.user, server.group, server.pid_file, server.log_level, server.host) == (
+        "mt", "mt", "/run/mt.pid", 4, "0.0.0.0")
+    assert server.ports == ("127.0.0.1:12345", "12346", "[::1]:12347")
+    assert (server.max_servers, server.max_keepalive, server.vhost_by_policy_context) == (50, 100, True)
+    assert (server.max_line_length, server.max_request_size, server.max_request_attributes) == (100, 1000, 10)
+    assert (server.read_timeout, server.program_name) == (5, "mtpd")
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        ("log_level = 1\nmax_servers = many\n", "max_servers must be an integer, not 'many'", 2),
+        ("log_level = 5\n", r"log_level must be 0 \(err\) to 4 \(debug\)", 1),
+        ("max_spare_servers = 25\n", '"max_spare_servers" must be less than "max_servers"', 1),
+        ("min_spare_servers = 5\n", r'"min_spare_servers" \(5\) must not be more than "min_servers"', 1),
+        ("min_servers = 30\nmax_servers = 20\nmax_spare_servers = 10\n", '"min_servers" .30. must not be', 1),
+        ("port = 12345,abc\n", "port: 'abc' is not", 1),
+        ("read_timeout = 0\n", "read_timeout must be a positive integer", 1),
+    ],
+)
+def test_server_validation(text: str, message: str, line: int) -> None:
+    fails(text, message, line)
+
+
+def test_unknown_global_is_a_warning_not_an_error() -> None:
+    config = load("colour = blue\n<Extra>\n</Extra>\n")
+    assert config.warnings == (
+        "test.conf line 1: unknown global option colour ignored",
+        "test.conf line 2: unknown block <Extra> ignored",
+    )
+
+
+# -- virtual hosts ---------------------------------------------------------------------
+
+
+def test_vhosts_in_file_order_with_plugin_blocks() -> None:
+    config = load_config_text(
+        '<VirtualHost 2>\nname = b\n<Plugin x>\nmodule = Action\n</Plugin>\n<Plugin y>\nmodule = Action\n'
+        '</Plugin>\n</VirtualHost>\n<VirtualHost 1>\nname = a\n<Plugin z>\nmodule = Action\n</Plugin>\n'
+        "</VirtualHost>\n",
+        "test.conf",
+    )
+    found = [(vhost.port, vhost.name, [plugin.name for plugin in vhost.plugins]) for vhost in config.vhosts]
+    assert found == [("2", "b", ["x", "y"]), ("1", "a", ["z"])]
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        ("log_level = 2\n", "no virtual hosts configured!", None),
+        ("<VirtualHost>\nname = a\n</VirtualHost>\n", r"<VirtualHost> needs a port", 1),
+        ("<VirtualHost abc>\nname = a\n</VirtualHost>\n", r"<VirtualHost abc>: the port must be a number", 1),
+        ("\n<VirtualHost 1>\n<Plugin a>\nmodule = Action\n</Plugin>\n</VirtualHost>\n", "needs a name", 2),
+        ("<VirtualHost 1>\nname = a\n</VirtualHost>\n", r"no <Plugin> defined for <VirtualHost> on port 1", 1),
+    ],
+)
+def test_vhost_validation(text: str, message: str, line: int | None) -> None:
+    with pytest.raises(ConfigError, match=message) as error:
+        load_config_text(text, "test.conf")
+    assert (error.value.file, error.value.line) == ("test.conf", line)
+
+
+def test_unknown_vhost_option_is_a_warning() -> None:
+    config = load_config_text(VHOST.replace('name = "reputation"', 'name = "r"\ncolour = x'), "test.conf")
+    assert config.warnings == ("test.conf line 4: <VirtualHost 12345>: unknown option colour ignored",)
+
+
+# -- the upstream example configs ------------------------------------------------------
+
+
+def test_upstream_1_17_example_loads_as_1x() -> None:
+    config = load_config(str(UPSTREAM / "mtpolicyd-1.17.conf"))
+    assert config.dialect == "1" and config.session_cache.module == "Memcached"
+    assert [vhost.name for vhost in config.vhosts] == ["reputation"]
+    assert len(config.vhosts[0].plugins) == 20
+
+
+def test_upstream_2_05_example_loads_as_2x() -> None:
+    config = load_config(str(UPSTREAM / "mtpolicyd-2.05.conf"))
+    assert config.dialect == "2"
+    assert [conn.name for conn in config.connections] == ["memcached", "db"]
+    assert (config.session_cache.module, config.session_cache.connection) == ("Memcached", "memcached")
+    assert config.warnings == ()
