@@ -1,0 +1,62 @@
+"""Role: a plugin option that names a back-end connection, and the typed client behind it.
+
+The original's ``Role::Connection`` declares an option called after the connection
+(``db``, ``memcached``, ``redis``, ``ldap``) whose value, by default that same word,
+names a ``<Connection>`` of the right module. 1.x configs get ``db`` from ``db_dsn``
+and ``memcached`` from ``memcached_servers``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mtpolicyd_core.connections import ConnectionPool
+from mtpolicyd_core.errors import ConnectionUnavailable
+from mtpolicyd_core.options import STR, Option, declared_options
+
+
+class ConnectionOption(Option[str]):
+    """An option naming a connection of one module (``Sql``, ``Memcached``, ``Redis``, ``Ldap``)."""
+
+    def __init__(self, module: str, default: str, doc: str = "") -> None:
+        super().__init__(STR, default=default, doc=doc or f"name of the {module} connection to use")
+        self.module = module
+
+
+def connection_options(owner: type) -> list[ConnectionOption]:
+    """The connection options an object's class declares."""
+    return [option for option in declared_options(owner) if isinstance(option, ConnectionOption)]
+
+
+def connection_handle(pool: ConnectionPool, name: str, module: str, user: str) -> Any:
+    """The client of connection ``name``; ValueError naming ``user`` when missing or of another module."""
+    try:
+        connection = pool.get(name)
+    except ConnectionUnavailable:
+        raise ValueError(f"no connection {name} configured! ({user} needs a {module} connection)") from None
+    configured = getattr(getattr(connection, "config", None), "module", None)
+    if configured is not None and configured != module:
+        raise ValueError(
+            f"connection {name} is a {configured} connection, but {user} needs a {module} connection"
+        )
+    return connection.handle
+
+
+class UsesConnections:
+    """Role: fetches the clients of the connections named by the object's ``ConnectionOption``s."""
+
+    connections: ConnectionPool
+    name: str
+
+    def handle_of(self, option_name: str) -> Any:
+        """The client behind the connection option ``option_name``."""
+        option = getattr(type(self), option_name)
+        assert isinstance(option, ConnectionOption)
+        return connection_handle(
+            self.connections, getattr(self, option_name), option.module, f"plugin {self.name}"
+        )
+
+    def check_connections(self) -> None:
+        """Fail early (at start-up, like the original) when a named connection is not configured."""
+        for option in connection_options(type(self)):
+            self.handle_of(option.name)

@@ -1,0 +1,95 @@
+"""Role: SQL helpers of plugins that keep tables (the original's ``SqlUtils``).
+
+Tables are created on first use from a DDL per DBI driver name (``mysql``,
+``SQLite``, ``Pg``, or ``*`` for any); ``%TABLE_NAME%`` and, on MySQL/MariaDB,
+``%MYSQL_ENGINE%`` are filled in quoted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from mtpolicyd_core.config.model import Dialect
+from mtpolicyd_core.connection_role import ConnectionOption, UsesConnections
+from mtpolicyd_core.options import STR, Option
+from mtpolicyd_core.sql_statements import SqlResult, execute_sql
+
+#: table DDL by DBI driver name (``*`` = any driver)
+TableDefinition = Mapping[str, str]
+
+#: SQLAlchemy dialect name → the Perl DBI driver name the DDL tables are keyed by
+_DBI_DRIVERS = {"mysql": "mysql", "mariadb": "mysql", "sqlite": "SQLite", "postgresql": "Pg"}
+
+
+def dbi_driver(engine: Engine) -> str:
+    """The DBI driver name of an engine's database (``mysql``, ``SQLite``, ``Pg`` …)."""
+    return _DBI_DRIVERS.get(engine.dialect.name, engine.dialect.name)
+
+
+def quote_identifier(engine: Engine, name: str) -> str:
+    """A table or column name quoted for the engine's SQL dialect."""
+    return str(engine.dialect.identifier_preparer.quote_identifier(name))
+
+
+def sql_table_exists(engine: Engine, name: str) -> bool:
+    """Whether ``SELECT`` from the table works."""
+    try:
+        execute_sql(engine, f"SELECT * FROM {quote_identifier(engine, name)} WHERE 1=0")
+    except SQLAlchemyError:
+        return False
+    return True
+
+
+def create_sql_table(engine: Engine, name: str, definitions: TableDefinition, mysql_engine: str) -> None:
+    """Create a table from the DDL for this driver (or ``*``)."""
+    driver = dbi_driver(engine)
+    ddl = definitions.get(driver, definitions.get("*"))
+    if ddl is None:
+        raise ValueError(f"no data definition for table {name}/{driver} found")
+    ddl = ddl.replace("%TABLE_NAME%", quote_identifier(engine, name))
+    if driver == "mysql":
+        ddl = ddl.replace("%MYSQL_ENGINE%", quote_identifier(engine, mysql_engine))
+    execute_sql(engine, ddl)
+
+
+class SqlTables(UsesConnections):
+    """Role: the plugin runs SQL on the connection named by ``db`` and may create its tables."""
+
+    db = ConnectionOption("Sql", "db", doc="name of the SQL connection (1.x: the global `db_dsn`)")
+    mysql_engine = Option(STR, default="MyISAM", doc="MySQL/MariaDB storage engine of tables created")
+    dialect: Dialect
+
+    @property
+    def db_engine(self) -> Engine:
+        """The SQLAlchemy engine of the ``db`` connection."""
+        engine: Engine = self.handle_of("db")
+        return engine
+
+    def check_connections(self) -> None:
+        if self.dialect == "1" and "db" not in self.connections.names():
+            raise ValueError(f"no sql database initialized, but required for plugin {self.name}")
+        super().check_connections()
+
+    @property
+    def table_engine(self) -> str:
+        """The MySQL storage engine of new tables: 1.17 always used MyISAM, 2.x reads ``mysql_engine``."""
+        return "MyISAM" if self.dialect == "1" else self.mysql_engine
+
+    def execute_sql(self, sql: str, *params: Any) -> SqlResult:
+        """Run a DBI-style statement (``?`` placeholders) with bound parameters."""
+        return execute_sql(self.db_engine, sql, params)
+
+    def check_sql_tables(self, tables: Mapping[str, TableDefinition]) -> None:
+        """Create each missing table; ValueError names the table when that fails."""
+        engine = self.db_engine
+        for name, definitions in tables.items():
+            if sql_table_exists(engine, name):
+                continue
+            try:
+                create_sql_table(engine, name, definitions, self.table_engine)
+            except (SQLAlchemyError, ValueError) as error:
+                raise ValueError(f"sql table {name} does not exist and creating it failed: {error}") from None

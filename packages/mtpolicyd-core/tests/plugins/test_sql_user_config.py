@@ -1,0 +1,59 @@
+import json
+
+import pytest
+from connection_fakes import build, pool_of, sqlite_engine
+
+from mtpolicyd_core.request import NoSessionError, Request
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = sqlite_engine(tmp_path / "uc.db")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE user_config (address VARCHAR(255), config TEXT)")
+        for address, config in [
+            ("user@example.com", json.dumps({"spam_score": "10", "greylisting": "off"})),
+            ("broken@example.com", "{not json"),
+            ("list@example.com", "[1, 2]"),
+        ]:
+            conn.exec_driver_sql("INSERT INTO user_config VALUES (?, ?)", (address, config))
+    return engine
+
+
+@pytest.fixture
+def user_config(block, engine):
+    def make(**settings):
+        return build(block("uc", module="SqlUserConfig", **settings), pool_of(db=("Sql", engine)))
+
+    return make
+
+
+def test_sql_user_config_merges_the_json_object_into_the_session(user_config):
+    session = {"spam_score": "5", "other": 1}
+    assert user_config().run(Request({"recipient": "user@example.com"}, session)) == []
+    assert session == {"spam_score": "10", "greylisting": "off", "other": 1}
+
+
+def test_sql_user_config_field_selects_the_key(user_config):
+    session = {}
+    user_config(field="sasl_username").run(Request({"sasl_username": "user@example.com"}, session))
+    assert session["greylisting"] == "off"
+
+
+@pytest.mark.parametrize(
+    "attributes", [{}, {"recipient": "  "}, {"recipient": "nobody@example.com"}, {"recipient": "broken@example.com"}]
+)
+def test_sql_user_config_without_usable_config_goes_on(user_config, attributes):
+    session = {}
+    assert user_config().run(Request(attributes, session)) == []
+    assert session == {}
+
+
+def test_sql_user_config_that_is_not_an_object_fails_the_plugin(user_config):
+    with pytest.raises(ValueError, match="not a JSON object"):
+        user_config().run(Request({"recipient": "list@example.com"}, {}))
+
+
+def test_sql_user_config_needs_a_session_to_store_into(user_config):
+    with pytest.raises(NoSessionError):
+        user_config().run(Request({"recipient": "user@example.com"}, None))
