@@ -285,7 +285,7 @@ def test_vhosts_in_file_order_with_plugin_blocks() -> None:
         ("<VirtualHost>\nname = a\n</VirtualHost>\n", r"<VirtualHost> needs a port", 1),
         ("<VirtualHost abc>\nname = a\n</VirtualHost>\n", r"<VirtualHost abc>: the port must be a number", 1),
         ("\n<VirtualHost 1>\n<Plugin a>\nmodule = Action\n</Plugin>\n</VirtualHost>\n", "needs a name", 2),
-        ("<VirtualHost 1>\nname = a\n</VirtualHost>\n", r"no <Plugin> defined for <VirtualHost> on port 1", 1),
+        ("<VirtualHost 1>\nname = a\n</VirtualHost>\n", r"no <Plugin> defined for <VirtualHost> on port", 1),
     ],
 )
 def test_vhost_validation(text: str, message: str, line: int | None) -> None:
