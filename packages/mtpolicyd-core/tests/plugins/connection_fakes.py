@@ -6,13 +6,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine
-
 from mtpolicyd_core.chain import build_chain
 from mtpolicyd_core.config.model import ConnectionConfig
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.connections import ConnectionPool
 from mtpolicyd_core.plugin import Plugin, PluginContext
+from sqlalchemy import Engine, create_engine
 
 
 @dataclass
@@ -91,7 +90,10 @@ class FakeRedis(FakeMemcached):
         return True
 
 
-def build(block: Block, pool: ConnectionPool, dialect: str = "2", warnings: list[str] | None = None) -> Plugin:
+def build(
+    block: Block, pool: ConnectionPool, dialect: str = "2", warnings: list[str] | None = None
+) -> Plugin:
     """Build one plugin from its block with these connections."""
-    context = PluginContext("test", dialect, pool, build_chain, warnings if warnings is not None else [])  # type: ignore[arg-type]
+    found = warnings if warnings is not None else []
+    context = PluginContext("test", dialect, pool, build_chain, found)  # type: ignore[arg-type]
     return build_chain([block], context).plugins[0]

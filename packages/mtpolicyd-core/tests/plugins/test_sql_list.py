@@ -1,6 +1,5 @@
 import pytest
 from connection_fakes import build, pool_of, sqlite_engine
-
 from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
@@ -48,10 +47,12 @@ def test_sql_list_caches_the_lookup_per_mail(sql_list, engine):
     assert plugin.run(Request({"client_address": "192.0.2.1"}, session))
     with engine.begin() as conn:
         conn.exec_driver_sql("DELETE FROM whitelist")
-    assert plugin.run(Request({"client_address": "192.0.2.1"}, session)) == [PluginResult("accept", abort=True)]
+    assert plugin.run(Request({"client_address": "192.0.2.1"}, session)) == [
+        PluginResult("accept", abort=True)
+    ]
 
 
-def test_sql_list_with_session_any_row_matches_without_session_first_column_must_be_true(sql_list):
+def test_sql_list_any_row_matches_with_session_first_column_must_be_true_without(sql_list):
     plugin = sql_list(sql_query="SELECT flag FROM whitelist WHERE client_ip=?", match_action="accept")
     assert plugin.run(Request({"client_address": "192.0.2.9"}, {})) == [PluginResult("accept", abort=True)]
     assert plugin.run(Request({"client_address": "192.0.2.9"}, None)) == []

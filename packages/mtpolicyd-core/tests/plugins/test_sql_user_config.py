@@ -2,7 +2,6 @@ import json
 
 import pytest
 from connection_fakes import build, pool_of, sqlite_engine
-
 from mtpolicyd_core.request import NoSessionError, Request
 
 
@@ -41,7 +40,8 @@ def test_sql_user_config_field_selects_the_key(user_config):
 
 
 @pytest.mark.parametrize(
-    "attributes", [{}, {"recipient": "  "}, {"recipient": "nobody@example.com"}, {"recipient": "broken@example.com"}]
+    "attributes",
+    [{}, {"recipient": "  "}, {"recipient": "nobody@example.com"}, {"recipient": "broken@example.com"}],
 )
 def test_sql_user_config_without_usable_config_goes_on(user_config, attributes):
     session = {}

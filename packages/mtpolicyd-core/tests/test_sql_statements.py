@@ -1,0 +1,57 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from mtpolicyd_core.sql_statements import execute_sql, translate_placeholders
+from sqlalchemy import create_engine
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'statements.db'}")
+    execute_sql(engine, "CREATE TABLE zumsel (id INTEGER PRIMARY KEY AUTOINCREMENT, ip varchar(255))")
+    return engine
+
+
+def test_execute_sql_binds_question_marks_and_reports_rows(engine):
+    execute_sql(engine, "INSERT INTO zumsel (ip) VALUES (?)", ["192.0.2.1"])
+    result = execute_sql(engine, "SELECT ip, 'a?b' AS q FROM zumsel WHERE ip=?", ["192.0.2.1"])
+    assert result.first_mapping() == {"ip": "192.0.2.1", "q": "a?b"}
+    assert execute_sql(engine, "UPDATE zumsel SET ip=? WHERE ip=?", ["x", "nope"]).rowcount == 0
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT a FROM t WHERE a=?", "SELECT a FROM t WHERE a=%s"),
+        ("SELECT '?' , ? FROM t", "SELECT '?' , %s FROM t"),
+        ("SELECT `a?` FROM t WHERE b LIKE '10%' AND c=?", "SELECT `a?` FROM t WHERE b LIKE '10%%' AND c=%s"),
+        ("SELECT 'it''s ?', \"x?\" -- ?\n, ? /* ? */", "SELECT 'it''s ?', \"x?\" -- ?\n, %s /* ? */"),
+        ("SELECT 'a\\'?', ?", "SELECT 'a\\'?', %s"),
+        ("SELECT 5 % 2, ?", "SELECT 5 %% 2, %s"),
+    ],
+)
+def test_question_marks_outside_quotes_and_comments_become_format_placeholders(sql, expected):
+    assert translate_placeholders(sql, "format") == expected
+    assert translate_placeholders(sql, "qmark") == sql
+
+
+def test_numeric_paramstyle_numbers_the_placeholders():
+    assert translate_placeholders("a=? AND b=?", "numeric") == "a=:1 AND b=:2"
+
+
+def test_unknown_paramstyle_is_refused():
+    with pytest.raises(ValueError, match="unsupported SQL parameter style named"):
+        translate_placeholders("a=?", "named")
+
+
+@given(st.text(alphabet="ab?%' -\n", max_size=40))
+def test_translation_only_changes_placeholders_and_percent_signs(sql):
+    translated = translate_placeholders(sql, "format")
+    assert translated.replace("%%", "%").replace("%s", "?") == sql.replace("%s", "?")
+    assert translated.count("%s") - translated.count("%%s") <= sql.count("?")
+
+
+@given(st.lists(st.sampled_from(["a", " ", "=", "?", "'x'", "1"]), max_size=12))
+def test_translation_keeps_one_placeholder_per_unquoted_question_mark(tokens):
+    sql = "".join(tokens)
+    assert translate_placeholders(sql, "format").count("%s") == tokens.count("?")
