@@ -7,7 +7,6 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from conftest import FakeBehaviour, FakePolicyServer
-
 from policy_sim.checks import check_outcomes
 from policy_sim.client import ClientSettings
 from policy_sim.endpoint import parse_endpoint
@@ -28,9 +27,11 @@ mails:
 
 def scoring_trace(address: str, recipient_counts: list[int]) -> Trace:
     mails = "".join(
-        f"  - {{client_address: 192.0.2.{n % 250 + 1}, client_name: mx{n}.example.net, sender: s{n}@example.net,"
+        f"  - {{client_address: 192.0.2.{n % 250 + 1}, client_name: mx{n}.example.net,"
+        f" sender: s{n}@example.net,"
         f" recipients: [{', '.join(f'r{n}-{i}@example.org' for i in range(count))}]}}\n"
-        for n, count in enumerate(recipient_counts))
+        for n, count in enumerate(recipient_counts)
+    )
     return parse_trace(TRACE.format(address=address) + mails, "scoring.yaml")
 
 
@@ -43,10 +44,16 @@ def run(trace: Trace, server: FakePolicyServer, concurrency: int = 4, **settings
 def test_replay_sends_every_stage_per_recipient_in_order(fake_server: FakePolicyServer) -> None:
     result = run(scoring_trace(fake_server.address, [3, 1]), fake_server, concurrency=1)
     states = [(r["protocol_state"], r["recipient"]) for r in fake_server.requests]
-    assert states == [("RCPT", "r0-0@example.org"), ("RCPT", "r0-1@example.org"), ("RCPT", "r0-2@example.org"),
-                      ("DATA", ""), ("END-OF-MESSAGE", ""),
-                      ("RCPT", "r1-0@example.org"), ("DATA", "r1-0@example.org"),
-                      ("END-OF-MESSAGE", "r1-0@example.org")]
+    assert states == [
+        ("RCPT", "r0-0@example.org"),
+        ("RCPT", "r0-1@example.org"),
+        ("RCPT", "r0-2@example.org"),
+        ("DATA", ""),
+        ("END-OF-MESSAGE", ""),
+        ("RCPT", "r1-0@example.org"),
+        ("DATA", "r1-0@example.org"),
+        ("END-OF-MESSAGE", "r1-0@example.org"),
+    ]
     assert result.request_count == 8
 
 
@@ -57,9 +64,24 @@ def test_replay_sends_postfix_attributes(fake_server: FakePolicyServer) -> None:
     assert first_rcpt["recipient_count"] == "0" and first_rcpt["queue_id"] == ""
     assert second_rcpt["queue_id"] != "" and second_rcpt["queue_id"] == data["queue_id"]
     assert data["recipient_count"] == "2"
-    for name in ("protocol_name", "helo_name", "client_address", "client_name", "reverse_client_name",
-                 "sasl_method", "sasl_username", "sasl_sender", "size", "policy_context", "server_address",
-                 "server_port", "encryption_protocol", "ccert_subject", "stress", "etrn_domain"):
+    for name in (
+        "protocol_name",
+        "helo_name",
+        "client_address",
+        "client_name",
+        "reverse_client_name",
+        "sasl_method",
+        "sasl_username",
+        "sasl_sender",
+        "size",
+        "policy_context",
+        "server_address",
+        "server_port",
+        "encryption_protocol",
+        "ccert_subject",
+        "stress",
+        "etrn_domain",
+    ):
         assert name in first_rcpt
     assert first_rcpt["helo_name"] == "mx0.example.net" and first_rcpt["sender"] == "s0@example.net"
 
@@ -77,7 +99,8 @@ def test_instance_is_shared_by_a_mail_and_unique_per_mail(fake_server: FakePolic
 
 
 def test_each_smtpd_process_keeps_one_connection_when_reuse_is_unlimited(
-        fake_server: FakePolicyServer) -> None:
+    fake_server: FakePolicyServer,
+) -> None:
     result = run(scoring_trace(fake_server.address, [2] * 40), fake_server, concurrency=4)
     assert result.connections_opened == 4
     assert fake_server.connections == 4
@@ -105,7 +128,8 @@ def test_score_check_finds_lost_updates(fake_server_factory: Callable[..., FakeP
 
 
 def test_rejected_recipients_are_not_counted_and_all_rejected_skips_data(
-        fake_server_factory: Callable[..., FakePolicyServer]) -> None:
+    fake_server_factory: Callable[..., FakePolicyServer],
+) -> None:
     server = fake_server_factory(FakeBehaviour(reject_recipients={"r0-1@example.org", "r1-0@example.org"}))
     result = run(scoring_trace(server.address, [2, 1]), server, concurrency=1)
     states = [(r["protocol_state"], r["recipient"], r["recipient_count"]) for r in server.requests]
@@ -116,7 +140,8 @@ def test_rejected_recipients_are_not_counted_and_all_rejected_skips_data(
 
 
 def test_unanswered_request_gets_postfix_default_action_and_is_reported(
-        fake_server_factory: Callable[..., FakePolicyServer]) -> None:
+    fake_server_factory: Callable[..., FakePolicyServer],
+) -> None:
     server = fake_server_factory(FakeBehaviour(hang_up_on={"r0-0@example.org"}))
     result = run(scoring_trace(server.address, [1]), server, concurrency=1)
     record = result.outcomes[0].records[0]
@@ -127,7 +152,8 @@ def test_unanswered_request_gets_postfix_default_action_and_is_reported(
 
 
 def test_connection_closed_by_the_server_is_reopened(
-        fake_server_factory: Callable[..., FakePolicyServer]) -> None:
+    fake_server_factory: Callable[..., FakePolicyServer],
+) -> None:
     server = fake_server_factory(FakeBehaviour(close_after=1))
     result = run(scoring_trace(server.address, [1, 1]), server, concurrency=1)
     assert all(record.answered for outcome in result.outcomes for record in outcome.records)

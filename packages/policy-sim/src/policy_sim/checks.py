@@ -55,8 +55,10 @@ class CheckReport:
     def summary(self) -> str:
         """One line: what was checked and what failed."""
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(self.counts().items())) or "no problems"
-        return (f"{self.mails} mails, {self.requests} requests, {self.expectations_checked} expected actions, "
-                f"{self.scores_checked} scores checked: {kinds}")
+        return (
+            f"{self.mails} mails, {self.requests} requests, {self.expectations_checked} expected actions, "
+            f"{self.scores_checked} scores checked: {kinds}"
+        )
 
 
 def _where(mail: Mail, outcome: MailOutcome, record: RequestRecord) -> str:
@@ -65,7 +67,9 @@ def _where(mail: Mail, outcome: MailOutcome, record: RequestRecord) -> str:
     mail_name = f"mail {outcome.index + 1}" + (f" ({mail.id})" if mail.id else "")
     target = f" <{record.recipient}>" if record.state == "RCPT" else ""
     number = f" #{record.request_index + 1}" if record.state == "RCPT" else ""
-    return f"{position}{mail_name} {record.state}{number}{target} on {record.service} instance={record.instance}"
+    return (
+        f"{position}{mail_name} {record.state}{number}{target} on {record.service} instance={record.instance}"
+    )
 
 
 def check_outcomes(outcomes: Iterable[MailOutcome], invariants: bool = False) -> CheckReport:
@@ -76,34 +80,50 @@ def check_outcomes(outcomes: Iterable[MailOutcome], invariants: bool = False) ->
         mail = outcome.mail
         for skipped in outcome.skipped:
             if skipped.had_expectation:
-                report.findings.append(Finding(
-                    "not-reached", f"mail {outcome.index + 1} {skipped.state} on {skipped.service}",
-                    "the stage to be asked", "every recipient was rejected, so Postfix would not ask"))
+                report.findings.append(
+                    Finding(
+                        "not-reached",
+                        f"mail {outcome.index + 1} {skipped.state} on {skipped.service}",
+                        "the stage to be asked",
+                        "every recipient was rejected, so Postfix would not ask",
+                    )
+                )
         for record in outcome.records:
             report.requests += 1
             where = _where(mail, outcome, record)
             if record.expectation is not None:
                 report.expectations_checked += 1
                 if not record.matches:
-                    report.findings.append(Finding("action-mismatch", where, str(record.expectation),
-                                                   repr(record.action)))
+                    report.findings.append(
+                        Finding("action-mismatch", where, str(record.expectation), repr(record.action))
+                    )
             if record.score_probe is not None:
                 report.scores_checked += 1
                 observed = record.observed_score
                 if observed is None or abs(observed - record.expected_score) > SCORE_TOLERANCE:
                     shown = "no score in the action" if observed is None else f"{observed:g}"
-                    report.findings.append(Finding("score-mismatch", where, f"{record.expected_score:g}",
-                                                   f"{shown} (action {record.action!r})"))
+                    report.findings.append(
+                        Finding(
+                            "score-mismatch",
+                            where,
+                            f"{record.expected_score:g}",
+                            f"{shown} (action {record.action!r})",
+                        )
+                    )
             if invariants:
                 report.findings.extend(_connection_findings(where, record))
     return report
 
 
 def _connection_findings(where: str, record: RequestRecord) -> list[Finding]:
-    findings = [Finding("connection-error", where, "an answer on the first try", failure)
-                for failure in record.failures]
+    findings = [
+        Finding("connection-error", where, "an answer on the first try", failure)
+        for failure in record.failures
+    ]
     if not record.answered:
-        findings.append(Finding("unanswered", where, "an answer", f"none; Postfix would use {record.action!r}"))
+        findings.append(
+            Finding("unanswered", where, "an answer", f"none; Postfix would use {record.action!r}")
+        )
     return findings
 
 
@@ -114,6 +134,7 @@ def lock_failures(log_file: Path, pattern: str = LOCK_FAILURE_PATTERN) -> list[F
     with log_file.open(encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, 1):
             if matcher.search(line):
-                findings.append(Finding("lock-failure", f"{log_file}:{number}", "no lock failure",
-                                        line.rstrip()))
+                findings.append(
+                    Finding("lock-failure", f"{log_file}:{number}", "no lock failure", line.rstrip())
+                )
     return findings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -92,8 +93,9 @@ class SmtpdClient:
                 failures.append(f"{endpoint}: {_describe(error)}")
                 continue
             return Exchange(reply.action, reply, time.monotonic() - started, tuple(failures), reconnects)
-        return Exchange(self.settings.default_action, None, time.monotonic() - started, tuple(failures),
-                        reconnects)
+        return Exchange(
+            self.settings.default_action, None, time.monotonic() - started, tuple(failures), reconnects
+        )
 
     async def _exchange(self, endpoint: Endpoint, payload: bytes) -> PolicyReply:
         connection = self._connections.get(endpoint)
@@ -120,10 +122,8 @@ class SmtpdClient:
         for connection in self._connections.values():
             connection.close()
         for connection in self._connections.values():
-            try:
+            with contextlib.suppress(OSError):
                 await connection.writer.wait_closed()
-            except OSError:
-                pass
         self._connections.clear()
 
 

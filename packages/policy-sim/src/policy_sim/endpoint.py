@@ -26,13 +26,13 @@ def parse_endpoint(text: str, default_host: str = DEFAULT_HOST) -> Endpoint:
     """
     spec = text.strip()
     if spec.startswith("inet:"):
-        spec = spec[len("inet:"):]
+        spec = spec[len("inet:") :]
     host, port_text = default_host, spec
     if spec.startswith("["):
         close = spec.find("]")
-        if close < 0 or spec[close + 1:close + 2] != ":":
+        if close < 0 or spec[close + 1 : close + 2] != ":":
             raise ValueError(f"bad address {text!r}: expected [host]:port")
-        host, port_text = spec[1:close], spec[close + 2:]
+        host, port_text = spec[1:close], spec[close + 2 :]
     elif ":" in spec:
         host, port_text = spec.rsplit(":", 1)
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:

@@ -28,7 +28,9 @@ class StageSpec:
         head, *options = text.split(":")
         state, sep, service = head.partition("@")
         if not sep or not state or not service:
-            raise ValueError(f"bad stage {text!r}: expected STATE@SERVICE[:score=N][:expect=TEXT][:expect_score]")
+            raise ValueError(
+                f"bad stage {text!r}: expected STATE@SERVICE[:score=N][:expect=TEXT][:expect_score]"
+            )
         score, expect, expect_score = 0.0, "", False
         for option in options:
             name, _, value = option.partition("=")
@@ -78,7 +80,7 @@ class GeneratorSettings:
 
 def _zipf_weights(count: int, exponent: float = 1.1) -> list[float]:
     """Cumulative weights: item k is drawn with probability ∝ 1 / k**exponent."""
-    return list(itertools.accumulate(1.0 / (rank ** exponent) for rank in range(1, count + 1)))
+    return list(itertools.accumulate(1.0 / (rank**exponent) for rank in range(1, count + 1)))
 
 
 class _Population:
@@ -103,7 +105,8 @@ class _Population:
         return f"{self._word()}.{self.rng.choice(['com', 'net', 'org', 'de', 'example'])}"
 
     def _client(self, number: int) -> dict[str, str]:
-        address = f"{self.rng.choice([198, 203, 192])}.{self.rng.randint(0, 255)}.{number // 250}.{number % 250 + 1}"
+        network = f"{self.rng.choice([198, 203, 192])}.{self.rng.randint(0, 255)}"
+        address = f"{network}.{number // 250}.{number % 250 + 1}"
         if self.rng.random() < 0.1:
             return {"client_address": address, "client_name": "unknown", "helo": f"[{address}]"}
         name = f"mx{number}.{self._domain()}"

@@ -7,7 +7,7 @@ import itertools
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from policy_sim.client import ClientSettings
 from policy_sim.endpoint import Endpoint
@@ -25,7 +25,7 @@ class LoadSettings:
     concurrency: int = 8
     rate: float | None = None  # mails per second (open loop)
     seed: int = 1
-    client: ClientSettings = ClientSettings()
+    client: ClientSettings = field(default_factory=ClientSettings)
 
 
 @dataclass
@@ -40,17 +40,23 @@ class LoadResult:
     connections_opened: int
 
 
-async def run_load(trace: Trace, endpoints: Mapping[str, Endpoint], settings: LoadSettings,
-                   label: str, target: str, on_progress: Callable[[RunStats, float], None] | None = None
-                   ) -> LoadResult:
+async def run_load(
+    trace: Trace,
+    endpoints: Mapping[str, Endpoint],
+    settings: LoadSettings,
+    label: str,
+    target: str,
+    on_progress: Callable[[RunStats, float], None] | None = None,
+) -> LoadResult:
     """Drive the target for ``settings.duration`` seconds with the trace's mails, cycled."""
     if not trace.mails:
         raise ValueError("the trace has no mails")
     stats = RunStats()
     started = time.monotonic()
     deadline = started + settings.duration
-    processes = smtpd_pool(trace, endpoints, max(1, settings.concurrency), settings.client, started,
-                           settings.seed)
+    processes = smtpd_pool(
+        trace, endpoints, max(1, settings.concurrency), settings.client, started, settings.seed
+    )
     mails = itertools.cycle(enumerate(trace.mails))
     queue_delays: list[float] = []
 
@@ -111,16 +117,29 @@ def result_document(result: LoadResult) -> dict[str, object]:
         "requests": stats.requests,
         "throughput_rps": round(stats.requests / elapsed, 3),
         "mails_per_s": round(stats.mails / elapsed, 3),
-        "latency_ms": {"p50": latency.p50, "p90": latency.p90, "p99": latency.p99, "max": latency.max,
-                       "mean": latency.mean},
+        "latency_ms": {
+            "p50": latency.p50,
+            "p90": latency.p90,
+            "p99": latency.p99,
+            "max": latency.max,
+            "mean": latency.mean,
+        },
         "actions": dict(stats.actions.most_common()),
-        "errors": {"unanswered": stats.unanswered, "failed_attempts": stats.failed_attempts,
-                   "by_kind": dict(stats.errors.most_common())},
+        "errors": {
+            "unanswered": stats.unanswered,
+            "failed_attempts": stats.failed_attempts,
+            "by_kind": dict(stats.errors.most_common()),
+        },
         "connections_opened": result.connections_opened,
         "timeline": stats.timeline(),
     }
     if result.queue_delays:
         delay = LatencySummary.of(result.queue_delays)
-        document["queue_delay_ms"] = {"p50": delay.p50, "p90": delay.p90, "p99": delay.p99, "max": delay.max,
-                                      "mean": delay.mean}
+        document["queue_delay_ms"] = {
+            "p50": delay.p50,
+            "p90": delay.p90,
+            "p99": delay.p99,
+            "max": delay.max,
+            "mean": delay.mean,
+        }
     return document

@@ -12,7 +12,8 @@ from policy_sim.generate import StageSpec
 
 _LINE = re.compile(
     r"^(?:\w{3}\s+\d+\s+\d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+)\s+\S+\s+"
-    r"(?P<program>[\w/.-]+)\[(?P<pid>\d+)\]:\s+(?P<message>.*)$")
+    r"(?P<program>[\w/.-]+)\[(?P<pid>\d+)\]:\s+(?P<message>.*)$"
+)
 _CLIENT = r"(?P<name>[^\s\[\]]+)\[(?P<address>[^\]]+)\]"
 _CONNECT = re.compile(rf"^connect from {_CLIENT}")
 _DISCONNECT = re.compile(r"^(?:disconnect|lost connection after \S+) from ")
@@ -22,11 +23,13 @@ _SASL_USER = re.compile(r"sasl_username=([^,\s]+)")
 _REJECT = re.compile(
     rf"^(?P<qid>NOQUEUE|[0-9A-Za-z]+): (?P<verdict>reject|defer|reject_warning): RCPT from {_CLIENT}: "
     r"(?P<reply>.*?); from=<(?P<sender>[^>]*)> to=<(?P<recipient>[^>]*)>"
-    r"(?: proto=(?P<proto>\S+))?(?: helo=<(?P<helo>[^>]*)>)?")
+    r"(?: proto=(?P<proto>\S+))?(?: helo=<(?P<helo>[^>]*)>)?"
+)
 _SENDER = re.compile(r"^(?P<qid>[0-9A-Za-z]+): from=<(?P<sender>[^>]*)>(?:, size=(?P<size>\d+))?")
 _CLEANUP_REJECT = re.compile(
     r"^(?P<qid>[0-9A-Za-z]+): (?:milter-)?(?:reject|discard|hold): .*?from=<(?P<sender>[^>]*)> "
-    r"to=<(?P<recipient>[^>]*)>")
+    r"to=<(?P<recipient>[^>]*)>(?: proto=\S+)?(?: helo=<(?P<helo>[^>]*)>)?"
+)
 _DELIVERY = re.compile(r"^(?P<qid>[0-9A-Za-z]+): to=<(?P<to>[^>]*)>(?:, orig_to=<(?P<orig>[^>]*)>)?")
 _DELIVERY_AGENTS = {"smtp", "lmtp", "local", "virtual", "pipe", "error", "discard", "retry", "lmtp-in"}
 
@@ -81,8 +84,9 @@ class MaillogReader:
         for number, raw in enumerate(lines, self.lines_read + 1):
             self.lines_read = number
             found = _LINE.match(raw.rstrip("\n"))
-            if found and self._line(number, found["program"].rsplit("/", 1)[-1], found["pid"],
-                                    found["message"]):
+            if found and self._line(
+                number, found["program"].rsplit("/", 1)[-1], found["pid"], found["message"]
+            ):
                 self.lines_used += 1
 
     def _line(self, number: int, program: str, pid: str, message: str) -> bool:
@@ -105,8 +109,14 @@ class MaillogReader:
             return True
         if found := _QUEUED.match(message):
             session = self.sessions.get(pid)
-            mail = ImportedMail(found["qid"], number, found["name"], found["address"],
-                                helo=session.helo if session else "", pid=pid)
+            mail = ImportedMail(
+                found["qid"],
+                number,
+                found["name"],
+                found["address"],
+                helo=session.helo if session else "",
+                pid=pid,
+            )
             if method := _SASL_METHOD.search(found["rest"]):
                 mail.sasl_method = method[1]
             if user := _SASL_USER.search(found["rest"]):
@@ -137,8 +147,15 @@ class MaillogReader:
             return
         mail = self._open_refusal.get(pid)
         if mail is None or mail.sender != sender or mail.client_address != found["address"]:
-            mail = ImportedMail(f"NOQUEUE@{number}", number, found["name"], found["address"],
-                                helo=session.helo, sender=sender, pid=pid)
+            mail = ImportedMail(
+                f"NOQUEUE@{number}",
+                number,
+                found["name"],
+                found["address"],
+                helo=session.helo,
+                sender=sender,
+                pid=pid,
+            )
             if found["proto"]:
                 mail.protocol_name = found["proto"]
             self.refused.append(mail)
@@ -162,6 +179,7 @@ class MaillogReader:
                 return False
             if mail.sender is None:
                 mail.sender = found["sender"]
+            mail.helo = mail.helo or found["helo"] or ""
             mail.add_recipient(found["recipient"])
             return True
         return False
@@ -179,8 +197,10 @@ class MaillogReader:
         for qid, refusal in self._refusal_before.items():
             mail = self.queued[qid]
             if mail.sender == refusal.sender:
-                mail.recipients[:0] = [address for address in refusal.recipients if address not in mail.recipients]
-                mail.rejected[:0] = refusal.rejected
+                mail.recipients[:0] = [
+                    address for address in refusal.recipients if address not in mail.recipients
+                ]
+                mail.rejected[:0] = [address for address in refusal.rejected if address not in mail.rejected]
                 mail.helo = mail.helo or refusal.helo
                 mail.line = refusal.line
                 merged_refusals.add(refusal.id)
@@ -201,8 +221,9 @@ def _mail_document(mail: ImportedMail, pseudonyms: Pseudonymiser | None) -> dict
         "id": mail.id,
         "client_address": ip(mail.client_address),
         "client_name": host(mail.client_name),
-        "helo": host(mail.helo or (mail.client_name if mail.client_name != "unknown"
-                                   else f"[{mail.client_address}]")),
+        "helo": host(
+            mail.helo or (mail.client_name if mail.client_name != "unknown" else f"[{mail.client_address}]")
+        ),
         "sender": address(mail.sender or ""),
     }
     if mail.sasl_username:
@@ -216,8 +237,12 @@ def _mail_document(mail: ImportedMail, pseudonyms: Pseudonymiser | None) -> dict
     return document
 
 
-def import_maillog(lines: Iterable[str], services: dict[str, str], stages: Sequence[StageSpec],
-                   pseudonyms: Pseudonymiser | None = None) -> tuple[dict[str, Any], MaillogReader]:
+def import_maillog(
+    lines: Iterable[str],
+    services: dict[str, str],
+    stages: Sequence[StageSpec],
+    pseudonyms: Pseudonymiser | None = None,
+) -> tuple[dict[str, Any], MaillogReader]:
     """A trace document for the mails of the log, and the reader (for its counts)."""
     reader = MaillogReader()
     reader.feed(lines)

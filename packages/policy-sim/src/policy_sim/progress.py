@@ -35,8 +35,10 @@ class Progress:
         elapsed = now - self.started
         fraction = min(1.0, done / self.total) if self.total else 1.0
         rate = requests / elapsed if elapsed > 0 else 0.0
-        figures = (f"{done:.0f}/{self.total:.0f} {self.unit} {elapsed:6.1f}s {requests} req "
-                   f"{rate:7.1f} req/s {errors} errors")
+        figures = (
+            f"{done:.0f}/{self.total:.0f} {self.unit} {elapsed:6.1f}s {requests} req "
+            f"{rate:7.1f} req/s {errors} errors"
+        )
         if self.is_tty:
             filled = int(fraction * BAR_WIDTH)
             bar = "#" * filled + "." * (BAR_WIDTH - filled)

@@ -18,8 +18,11 @@ class ServerClosed(ConnectionError):
 
     def __init__(self, partial: bool) -> None:
         self.partial = partial
-        super().__init__("connection closed in the middle of the reply" if partial
-                         else "connection closed before any reply")
+        super().__init__(
+            "connection closed in the middle of the reply"
+            if partial
+            else "connection closed before any reply"
+        )
 
 
 def encode_request(attributes: Mapping[str, str]) -> bytes:

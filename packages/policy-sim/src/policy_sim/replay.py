@@ -22,8 +22,15 @@ MailListener = Callable[[MailOutcome], None]
 class SimulatedSmtpd:
     """One smtpd process: handles one mail at a time, all its stages in order, on its connections."""
 
-    def __init__(self, trace: Trace, endpoints: Mapping[str, Endpoint], pid: int,
-                 settings: ClientSettings, clock_start: float, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        trace: Trace,
+        endpoints: Mapping[str, Endpoint],
+        pid: int,
+        settings: ClientSettings,
+        clock_start: float,
+        seed: int | None = None,
+    ) -> None:
         self.trace = trace
         self.endpoints = endpoints
         self.identity = SmtpdIdentity(pid, random.Random(seed))
@@ -41,32 +48,61 @@ class SimulatedSmtpd:
         score = 0.0
         for stage_index, stage in enumerate(mail.stages):
             if stage.state in ("DATA", "END-OF-MESSAGE") and has_rcpt_stage and not transaction.accepted:
-                skipped.append(SkippedStage(index, stage_index, stage.state, stage.service,
-                                            bool(stage.expect) or stage.expect_score is not None))
+                skipped.append(
+                    SkippedStage(
+                        index,
+                        stage_index,
+                        stage.state,
+                        stage.service,
+                        bool(stage.expect) or stage.expect_score is not None,
+                    )
+                )
                 continue
             recipients = mail.recipients if stage.state == "RCPT" else ("",)
             for request_index, recipient in enumerate(recipients):
                 score += stage.score
-                record = await self._ask(index, mail, stage_index, stage, request_index, recipient,
-                                         transaction, score)
+                record = await self._ask(
+                    index, mail, stage_index, stage, request_index, recipient, transaction, score
+                )
                 records.append(record)
                 if stage.state == "RCPT" and not rejects_recipient(record.action):
-                    transaction = Transaction(transaction.instance,
-                                              transaction.queue_id or self.identity.next_queue_id(),
-                                              (*transaction.accepted, recipient))
+                    transaction = Transaction(
+                        transaction.instance,
+                        transaction.queue_id or self.identity.next_queue_id(),
+                        (*transaction.accepted, recipient),
+                    )
         return MailOutcome(index, mail, transaction.instance, tuple(records), tuple(skipped))
 
-    async def _ask(self, index: int, mail: Mail, stage_index: int, stage: Stage, request_index: int,
-                   recipient: str, transaction: Transaction, expected_score: float) -> RequestRecord:
+    async def _ask(
+        self,
+        index: int,
+        mail: Mail,
+        stage_index: int,
+        stage: Stage,
+        request_index: int,
+        recipient: str,
+        transaction: Transaction,
+        expected_score: float,
+    ) -> RequestRecord:
         attributes = postfix_attributes(self.trace, mail, stage, recipient, transaction)
         started = time.monotonic() - self.clock_start
         exchange = await self.client.ask(self.endpoints[stage.service], attributes)
         return RequestRecord(
-            mail_index=index, stage_index=stage_index, request_index=request_index, state=stage.state,
-            service=stage.service, recipient=recipient, instance=transaction.instance,
-            action=exchange.action, answered=exchange.answered, failures=exchange.failures,
-            latency=exchange.latency, started=started, expectation=stage.expectation_for(request_index),
-            score_probe=stage.expect_score, expected_score=expected_score,
+            mail_index=index,
+            stage_index=stage_index,
+            request_index=request_index,
+            state=stage.state,
+            service=stage.service,
+            recipient=recipient,
+            instance=transaction.instance,
+            action=exchange.action,
+            answered=exchange.answered,
+            failures=exchange.failures,
+            latency=exchange.latency,
+            started=started,
+            expectation=stage.expectation_for(request_index),
+            score_probe=stage.expect_score,
+            expected_score=expected_score,
         )
 
     async def close(self) -> None:
@@ -88,18 +124,37 @@ class ReplayResult:
         return sum(len(outcome.records) for outcome in self.outcomes)
 
 
-def smtpd_pool(trace: Trace, endpoints: Mapping[str, Endpoint], concurrency: int,
-               settings: ClientSettings, clock_start: float, seed: int | None = None) -> list[SimulatedSmtpd]:
+def smtpd_pool(
+    trace: Trace,
+    endpoints: Mapping[str, Endpoint],
+    concurrency: int,
+    settings: ClientSettings,
+    clock_start: float,
+    seed: int | None = None,
+) -> list[SimulatedSmtpd]:
     """``concurrency`` simulated smtpd processes with distinct pids."""
     base_pid = random.Random(seed).randrange(0x400, 0x7000)
-    return [SimulatedSmtpd(trace, endpoints, base_pid + number, settings, clock_start,
-                           None if seed is None else seed + number)
-            for number in range(concurrency)]
+    return [
+        SimulatedSmtpd(
+            trace,
+            endpoints,
+            base_pid + number,
+            settings,
+            clock_start,
+            None if seed is None else seed + number,
+        )
+        for number in range(concurrency)
+    ]
 
 
-async def replay(trace: Trace, endpoints: Mapping[str, Endpoint], concurrency: int = 1,
-                 settings: ClientSettings | None = None, listener: MailListener | None = None,
-                 seed: int | None = None) -> ReplayResult:
+async def replay(
+    trace: Trace,
+    endpoints: Mapping[str, Endpoint],
+    concurrency: int = 1,
+    settings: ClientSettings | None = None,
+    listener: MailListener | None = None,
+    seed: int | None = None,
+) -> ReplayResult:
     """Send every mail of ``trace`` once; up to ``concurrency`` smtpd processes work in parallel."""
     started = time.monotonic()
     processes = smtpd_pool(trace, endpoints, max(1, concurrency), settings or ClientSettings(), started, seed)
@@ -123,4 +178,3 @@ async def replay(trace: Trace, endpoints: Mapping[str, Endpoint], concurrency: i
     opened = sum(process.client.connections_opened for process in processes)
     done = tuple(outcome for outcome in outcomes if outcome is not None)
     return ReplayResult(done, time.monotonic() - started, opened)
-

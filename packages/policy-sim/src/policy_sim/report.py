@@ -26,8 +26,9 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def build_report(trace: Trace, settings: LoadSettings, results: Sequence[LoadResult],
-                 started_at: datetime.datetime) -> dict[str, Any]:
+def build_report(
+    trace: Trace, settings: LoadSettings, results: Sequence[LoadResult], started_at: datetime.datetime
+) -> dict[str, Any]:
     """The whole report; with two results the second is the baseline and a comparison is added."""
     documents = [result_document(result) for result in results]
     comparison = None
@@ -73,6 +74,9 @@ def summary_text(report: dict[str, Any]) -> str:
         ]
     comparison = report.get("comparison")
     if comparison:
-        lines.append(f"{comparison['target']} / {comparison['baseline']}: throughput x{comparison['throughput_ratio']}, "
-                     f"p50 x{comparison['p50_ratio']}, p99 x{comparison['p99_ratio']}")
+        lines.append(
+            f"{comparison['target']} / {comparison['baseline']}: "
+            f"throughput x{comparison['throughput_ratio']}, "
+            f"p50 x{comparison['p50_ratio']}, p99 x{comparison['p99_ratio']}"
+        )
     return "\n".join(lines)

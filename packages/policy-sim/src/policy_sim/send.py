@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import BinaryIO, TextIO
+from typing import TextIO
 
 from policy_sim.endpoint import Endpoint
 from policy_sim.protocol import PolicyReply, ProtocolError, ServerClosed, encode_request, parse_reply_lines
@@ -34,13 +35,14 @@ def read_request_blocks(lines: Iterable[str]) -> Iterator[dict[str, str]]:
 def complete_request(attributes: Mapping[str, str]) -> dict[str, str]:
     """Put ``request`` and ``instance`` first, made up when not given (like Postfix would)."""
     instance = attributes.get("instance") or (
-        f"{os.getpid():x}.{int(time.time()):x}.{random.randrange(1_000_000):x}.0")
+        f"{os.getpid():x}.{int(time.time()):x}.{random.randrange(1_000_000):x}.0"
+    )
     request = {"request": attributes.get("request", "smtpd_access_policy"), "instance": instance}
     request.update((name, value) for name, value in attributes.items() if name not in request)
     return request
 
 
-def _read_reply(stream: BinaryIO) -> PolicyReply:
+def _read_reply(stream: io.BufferedIOBase) -> PolicyReply:
     lines: list[str] = []
     while True:
         raw = stream.readline()
@@ -55,16 +57,21 @@ def _read_reply(stream: BinaryIO) -> PolicyReply:
 class PolicyClient:
     """A blocking client: a fresh connection per request, or one kept alive (``keepalive``)."""
 
-    def __init__(self, endpoint: Endpoint | None = None, socket_path: str | None = None,
-                 keepalive: bool = False, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint | None = None,
+        socket_path: str | None = None,
+        keepalive: bool = False,
+        timeout: float = 30.0,
+    ) -> None:
         self.endpoint = endpoint
         self.socket_path = socket_path
         self.keepalive = keepalive
         self.timeout = timeout
         self._socket: socket.socket | None = None
-        self._stream: BinaryIO | None = None
+        self._stream: io.BufferedIOBase | None = None
 
-    def _connect(self) -> BinaryIO:
+    def _connect(self) -> io.BufferedIOBase:
         if self._stream is None:
             if self.socket_path is not None:
                 conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

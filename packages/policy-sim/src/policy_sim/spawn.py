@@ -9,6 +9,7 @@ CONFIG is a template like the fixtures take: ``{port}``, ``{port2}``… become f
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import re
 import shutil
@@ -22,8 +23,8 @@ from policy_sim.endpoint import Endpoint
 from policy_sim.targets import Target
 from policy_sim.trace.model import Trace
 
-_VHOST = re.compile(r"<VirtualHost\s+\"?(?P<port>\d+)\"?\s*>(?P<body>.*?)</VirtualHost>", re.S | re.I)
-_NAME = re.compile(r"^\s*name\s*=?\s*\"?(?P<name>[^\"\s#]+)", re.M)
+_VHOST_OPEN = re.compile(r"^<VirtualHost\s+\"?(?P<port>\d+)\"?\s*>", re.I)
+_NAME = re.compile(r"^name(?:\s*=\s*|\s+)\"?(?P<name>[^\"\s#]+)")
 
 
 class SpawnError(Exception):
@@ -39,19 +40,37 @@ def _fixtures() -> dict[str, ModuleType]:
                 sys.path.insert(0, str(root))
             break
     try:
-        return {name: importlib.import_module(f"integration.fixtures.{name}")
-                for name in ("daemons", "memcached", "redis", "mariadb", "ports")}
+        return {
+            name: importlib.import_module(f"integration.fixtures.{name}")
+            for name in ("daemons", "memcached", "redis", "mariadb", "ports")
+        }
     except ImportError as error:
-        raise SpawnError(f"--spawn needs the repository's integration/fixtures package and its "
-                         f"requirements (pytest, pymysql): {error}. Run policy-sim from the source tree.") from error
+        raise SpawnError(
+            f"--spawn needs the repository's integration/fixtures package and its "
+            f"requirements (pytest, pymysql): {error}. Run policy-sim from the source tree."
+        ) from error
 
 
 def vhost_ports(config: str) -> dict[str, int]:
     """``name`` of every ``<VirtualHost PORT>`` of a config text → its port (unnamed: the port)."""
-    ports = {}
-    for block in _VHOST.finditer(config):
-        found = _NAME.search(block["body"])
-        ports[found["name"] if found else block["port"]] = int(block["port"])
+    ports: dict[str, int] = {}
+    port: int | None = None
+    name = ""
+    depth = 0
+    for raw in config.splitlines():
+        line = raw.strip()
+        opened = _VHOST_OPEN.match(line)
+        if opened and port is None:
+            port, name, depth = int(opened["port"]), "", 0
+        elif port is not None and line.lower().startswith("</virtualhost") and depth == 0:
+            ports[name or str(port)] = port
+            port = None
+        elif port is not None and line.startswith("</"):
+            depth -= 1
+        elif port is not None and line.startswith("<") and not line.startswith("<<"):
+            depth += 1
+        elif port is not None and depth == 0 and (found := _NAME.match(line)):
+            name = found["name"]
     return ports
 
 
@@ -84,15 +103,20 @@ class SpawnedDaemon:
         modules = _fixtures()
         try:
             values = self._services(template, modules)
-            daemon = modules["daemons"].MtpolicydDaemon(self._argv(), self.name, self.workdir, template, values,
-                                                        None)
+            daemon = modules["daemons"].MtpolicydDaemon(
+                self._argv(), self.name, self.workdir, template, values, None
+            )
             self._started.append(daemon)
             self.daemon = daemon.start()
             self.log_path = daemon.log_path
             ports = self.ports()
             for port in ports.values():
-                modules["ports"].wait_until(lambda port=port: modules["ports"].tcp_port_open("127.0.0.1", port),
-                                            30, f"{self.name} listening on {port}", lambda: None)
+                modules["ports"].wait_until(
+                    lambda port=port: modules["ports"].tcp_port_open("127.0.0.1", port),
+                    30,
+                    f"{self.name} listening on {port}",
+                    lambda: None,
+                )
         except BaseException as error:  # the fixtures report failures through pytest.fail
             self.__exit__(None, None, None)
             if isinstance(error, (KeyboardInterrupt, SystemExit, SpawnError)):
@@ -110,9 +134,15 @@ class SpawnedDaemon:
             values.update(redis=server.address, redis_url=server.url)
         if "{mariadb" in template:
             server = self._start(modules["mariadb"].MariaDBServer(self.workdir))
-            values.update(mariadb_url=server.url, mariadb_dsn=server.dsn, mariadb_host=server.host,
-                          mariadb_port=server.port, mariadb_user=server.user, mariadb_password=server.password,
-                          mariadb_database=server.database)
+            values.update(
+                mariadb_url=server.url,
+                mariadb_dsn=server.dsn,
+                mariadb_host=server.host,
+                mariadb_port=server.port,
+                mariadb_user=server.user,
+                mariadb_password=server.password,
+                mariadb_database=server.database,
+            )
         return values
 
     def _start(self, service: Any) -> Any:
@@ -135,15 +165,16 @@ class SpawnedDaemon:
         if unmatched and len(names) == 1 and len(ports) == 1:
             services[names[0]] = Endpoint("127.0.0.1", next(iter(ports.values())))
         elif unmatched:
-            raise SpawnError(f"trace service(s) {', '.join(unmatched)} match no vhost name of the config "
-                             f"(vhosts: {', '.join(f'{n}={p}' for n, p in ports.items())})")
+            raise SpawnError(
+                f"trace service(s) {', '.join(unmatched)} match no vhost name of the config "
+                f"(vhosts: {', '.join(f'{n}={p}' for n, p in ports.items())})"
+            )
         return Target(label, services=services)
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         for started in reversed(self._started):
-            try:
+            with contextlib.suppress(Exception):  # stopping the rest matters more
                 started.stop()
-            except Exception:
-                pass
         self._started.clear()

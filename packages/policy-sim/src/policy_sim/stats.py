@@ -33,9 +33,18 @@ class LatencySummary:
         """Summarise latencies given in seconds."""
         ordered = sorted(seconds)
         mean = sum(ordered) / len(ordered) if ordered else 0.0
-        return cls(*(round(value * 1000, 3) for value in (
-            percentile(ordered, 0.50), percentile(ordered, 0.90), percentile(ordered, 0.99),
-            ordered[-1] if ordered else 0.0, mean)))
+        return cls(
+            *(
+                round(value * 1000, 3)
+                for value in (
+                    percentile(ordered, 0.50),
+                    percentile(ordered, 0.90),
+                    percentile(ordered, 0.99),
+                    ordered[-1] if ordered else 0.0,
+                    mean,
+                )
+            )
+        )
 
 
 def action_word(action: str) -> str:
@@ -87,6 +96,14 @@ class RunStats:
         for index in range(max(self.seconds, default=-1) + 1):
             second = self.seconds.get(index, _Second())
             latency = LatencySummary.of(second.latencies)
-            rows.append({"t": index, "requests": second.requests, "errors": second.errors,
-                         "p50_ms": latency.p50, "p99_ms": latency.p99, "max_ms": latency.max})
+            rows.append(
+                {
+                    "t": index,
+                    "requests": second.requests,
+                    "errors": second.errors,
+                    "p50_ms": latency.p50,
+                    "p99_ms": latency.p99,
+                    "max_ms": latency.max,
+                }
+            )
         return rows

@@ -54,6 +54,8 @@ def resolve_endpoints(trace: Trace, target: Target | None = None) -> dict[str, E
         else:
             endpoints[name] = chosen
     if missing:
-        raise ValueError(f"no address for service(s) {', '.join(missing)}: give one in the trace's "
-                         "'services', with --service NAME=HOST:PORT, or use --spawn")
+        raise ValueError(
+            f"no address for service(s) {', '.join(missing)}: give one in the trace's "
+            "'services', with --service NAME=HOST:PORT, or use --spawn"
+        )
     return endpoints

@@ -27,9 +27,23 @@ except AttributeError:  # PyYAML without libyaml
     _Loader = yaml.SafeLoader
 
 TOP_KEYS = {"version", "server", "services", "stages", "defaults", "mails"}
-MAIL_KEYS = {"client_address", "client_name", "reverse_client_name", "helo", "sender", "recipients",
-             "stages", "sasl_username", "sasl_method", "sasl_sender", "size", "protocol_name",
-             "instance", "id", "attributes"}
+MAIL_KEYS = {
+    "client_address",
+    "client_name",
+    "reverse_client_name",
+    "helo",
+    "sender",
+    "recipients",
+    "stages",
+    "sasl_username",
+    "sasl_method",
+    "sasl_sender",
+    "size",
+    "protocol_name",
+    "instance",
+    "id",
+    "attributes",
+}
 STAGE_KEYS = {"state", "service", "expect", "score", "expect_score", "attributes"}
 SERVICE_KEYS = {"address", "port", "policy_context"}
 
@@ -164,16 +178,22 @@ class _Reader:
         server_address, server_port = DEFAULT_HOST, "25"
         if "server" in top:
             server = self.mapping(top["server"], "server", {"address", "port"})
-            server_address = self.scalar(server["address"], "server address") if "address" in server \
-                else server_address
+            server_address = (
+                self.scalar(server["address"], "server address") if "address" in server else server_address
+            )
             server_port = self.scalar(server["port"], "server port") if "port" in server else server_port
         default_stages = self.stages(top["stages"], services) if "stages" in top else None
-        defaults = self.mapping(top["defaults"], "defaults", MAIL_KEYS - {"stages", "recipients"}) \
-            if "defaults" in top else {}
+        defaults = (
+            self.mapping(top["defaults"], "defaults", MAIL_KEYS - {"stages", "recipients"})
+            if "defaults" in top
+            else {}
+        )
         if "mails" not in top:
             raise self.fail(root, "the trace has no 'mails' list")
-        mails = tuple(self.mail(node, index, defaults, default_stages, services)
-                      for index, node in enumerate(self.sequence(top["mails"], "mails")))
+        mails = tuple(
+            self.mail(node, index, defaults, default_stages, services)
+            for index, node in enumerate(self.sequence(top["mails"], "mails"))
+        )
         return Trace(services, mails, self.file, server_address, server_port)
 
     def services(self, node: yaml.Node) -> dict[str, Service]:
@@ -212,16 +232,19 @@ class _Reader:
                 raise self.fail(stage_node, "a stage needs a 'state' (e.g. RCPT, DATA, END-OF-MESSAGE)")
             state = self.scalar(entries["state"], "state").upper()
             if state not in PROTOCOL_STATES:
-                raise self.fail(entries["state"], f"unknown protocol state {state!r} "
-                                                  f"(one of {', '.join(PROTOCOL_STATES)})")
+                raise self.fail(
+                    entries["state"],
+                    f"unknown protocol state {state!r} (one of {', '.join(PROTOCOL_STATES)})",
+                )
             self.stage_service(stage_node, entries, services)
             checked.append((stage_node, entries))
         if not checked:
             raise self.fail(node, "a mail needs at least one stage")
         return checked
 
-    def stage_service(self, node: yaml.Node, entries: dict[str, yaml.Node],
-                      services: dict[str, Service]) -> str:
+    def stage_service(
+        self, node: yaml.Node, entries: dict[str, yaml.Node], services: dict[str, Service]
+    ) -> str:
         if "service" not in entries:
             if len(services) == 1:
                 return next(iter(services))
@@ -231,12 +254,15 @@ class _Reader:
             try:
                 parse_endpoint(name)
             except ValueError:
-                raise self.fail(entries["service"], f"service {name!r} is not in 'services' "
-                                                    "and is not a host:port address") from None
+                raise self.fail(
+                    entries["service"],
+                    f"service {name!r} is not in 'services' and is not a host:port address",
+                ) from None
         return name
 
-    def stage(self, node: yaml.Node, entries: dict[str, yaml.Node], services: dict[str, Service],
-              recipients: int) -> Stage:
+    def stage(
+        self, node: yaml.Node, entries: dict[str, yaml.Node], services: dict[str, Service], recipients: int
+    ) -> Stage:
         state = self.scalar(entries["state"], "state").upper()
         requests = recipients if state == "RCPT" else 1
         expect: tuple[Expectation | None, ...] = ()
@@ -249,7 +275,8 @@ class _Reader:
             expect=expect,
             score=self.number(entries["score"], "score") if "score" in entries else 0.0,
             expect_score=probe,
-            attributes=self.attributes(entries["attributes"], "stage attributes") if "attributes" in entries
+            attributes=self.attributes(entries["attributes"], "stage attributes")
+            if "attributes" in entries
             else (),
             position=self.where(node),
         )
@@ -258,8 +285,11 @@ class _Reader:
         if isinstance(node, yaml.SequenceNode):
             items = self.sequence(node, "expect")
             if len(items) != requests:
-                raise self.fail(node, f"expect lists {len(items)} actions but the stage makes {requests} "
-                                      "requests (give one per recipient, or a single one for all)")
+                raise self.fail(
+                    node,
+                    f"expect lists {len(items)} actions but the stage makes {requests} "
+                    "requests (give one per recipient, or a single one for all)",
+                )
             return tuple(self.expectation(item) for item in items)
         return (self.expectation(node),)
 
@@ -293,22 +323,33 @@ class _Reader:
         self.check_regex(node, pattern)
         return ScoreProbe(pattern)
 
-    def mail(self, node: yaml.Node, index: int, defaults: dict[str, yaml.Node],
-             default_stages: list[StageSpec] | None,
-             services: dict[str, Service]) -> Mail:
+    def mail(
+        self,
+        node: yaml.Node,
+        index: int,
+        defaults: dict[str, yaml.Node],
+        default_stages: list[StageSpec] | None,
+        services: dict[str, Service],
+    ) -> Mail:
         entries = {**defaults, **self.mapping(node, f"mail {index + 1}", MAIL_KEYS)}
 
         def text(key: str, default: str = "") -> str:
             return self.scalar(entries[key], key) if key in entries else default
 
-        recipients = tuple(self.scalar(item, "a recipient")
-                           for item in self.sequence(entries["recipients"], "recipients")) \
-            if "recipients" in entries else ()
+        recipients = (
+            tuple(
+                self.scalar(item, "a recipient")
+                for item in self.sequence(entries["recipients"], "recipients")
+            )
+            if "recipients" in entries
+            else ()
+        )
         stage_specs = self.stages(entries["stages"], services) if "stages" in entries else default_stages
         if stage_specs is None:
             raise self.fail(node, "the mail has no 'stages' and the trace has no default 'stages'")
-        if not recipients and any(self.scalar(spec["state"], "state").upper() == "RCPT"
-                                  for _, spec in stage_specs):
+        if not recipients and any(
+            self.scalar(spec["state"], "state").upper() == "RCPT" for _, spec in stage_specs
+        ):
             raise self.fail(node, "the mail has an RCPT stage but no recipients")
         client_address = text("client_address")
         if not client_address:
@@ -325,8 +366,9 @@ class _Reader:
             helo=text("helo", client_name if client_name != "unknown" else f"[{client_address}]"),
             sender=text("sender"),
             recipients=recipients,
-            stages=tuple(self.stage(stage_node, spec, services, len(recipients))
-                         for stage_node, spec in stage_specs),
+            stages=tuple(
+                self.stage(stage_node, spec, services, len(recipients)) for stage_node, spec in stage_specs
+            ),
             sasl_username=sasl_username,
             sasl_method=text("sasl_method", "PLAIN" if sasl_username else ""),
             sasl_sender=text("sasl_sender"),
@@ -334,8 +376,8 @@ class _Reader:
             protocol_name=text("protocol_name", "ESMTP"),
             instance=text("instance"),
             id=text("id"),
-            attributes=self.attributes(entries["attributes"], "mail attributes") if "attributes" in entries
+            attributes=self.attributes(entries["attributes"], "mail attributes")
+            if "attributes" in entries
             else (),
             position=self.where(node),
         )
-

@@ -24,8 +24,9 @@ class Transaction:
     accepted: tuple[str, ...] = ()
 
 
-def postfix_attributes(trace: Trace, mail: Mail, stage: Stage, recipient: str,
-                       transaction: Transaction) -> dict[str, str]:
+def postfix_attributes(
+    trace: Trace, mail: Mail, stage: Stage, recipient: str, transaction: Transaction
+) -> dict[str, str]:
     """The request for ``stage`` (``recipient`` is the RCPT being asked about, else empty)."""
     state = stage.state
     before_mail = state in _BEFORE_MAIL

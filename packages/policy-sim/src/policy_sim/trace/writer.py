@@ -19,8 +19,9 @@ def dump_document(document: dict[str, Any], as_json: bool = False) -> str:
     """The document as trace text (YAML keeps key order; short lists stay on one line)."""
     if as_json:
         return json.dumps(document, indent=1) + "\n"
-    text: str = yaml.dump(document, Dumper=_Dumper, sort_keys=False, default_flow_style=None,
-                          allow_unicode=True, width=100)
+    text: str = yaml.dump(
+        document, Dumper=_Dumper, sort_keys=False, default_flow_style=None, allow_unicode=True, width=100
+    )
     return text
 
 

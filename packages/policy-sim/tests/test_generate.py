@@ -1,0 +1,46 @@
+"""Synthetic traces: seeded, long-tailed recipient counts within limits, repeat clients."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from policy_sim.generate import GeneratorSettings, StageSpec, generate_document
+from policy_sim.trace import parse_trace
+from policy_sim.trace.writer import dump_document
+
+
+def test_same_seed_gives_the_same_trace() -> None:
+    settings = GeneratorSettings(mails=50, seed=3)
+    assert generate_document(settings) == generate_document(settings)
+    assert generate_document(settings) != generate_document(GeneratorSettings(mails=50, seed=4))
+
+
+def test_recipient_counts_stay_in_range_with_a_long_tail() -> None:
+    mails = generate_document(GeneratorSettings(mails=2000, seed=1, max_recipients=50))["mails"]
+    counts = [len(mail["recipients"]) for mail in mails]
+    assert min(counts) == 1 and max(counts) <= 50
+    assert sum(counts) / len(counts) < 5
+    assert sum(1 for count in counts if count >= 20) >= 10  # the tail is there
+    assert all(len(set(mail["recipients"])) == len(mail["recipients"]) for mail in mails)
+
+
+def test_clients_repeat_and_some_mails_use_sasl_or_the_null_sender() -> None:
+    mails = generate_document(GeneratorSettings(mails=1000, seed=2))["mails"]
+    clients = Counter(mail["client_address"] for mail in mails)
+    assert clients.most_common(1)[0][1] > 20
+    assert any("sasl_username" in mail for mail in mails)
+    assert any(mail["sender"] == "" for mail in mails)
+
+
+def test_generated_trace_loads_with_its_stages() -> None:
+    stages = [
+        StageSpec.parse("RCPT@a:score=1:expect_score"),
+        StageSpec.parse("DATA@b:score=2"),
+        StageSpec.parse("END-OF-MESSAGE@a:expect_score:expect=dunno"),
+    ]
+    settings = GeneratorSettings(mails=20, services={"a": "127.0.0.1:1", "b": "127.0.0.1:2"}, stages=stages)
+    trace = parse_trace(dump_document(generate_document(settings)), "g.yaml")
+    rcpt, data, eom = trace.mails[0].stages
+    assert (rcpt.service, rcpt.score, rcpt.expect_score is not None) == ("a", 1.0, True)
+    assert (data.service, data.score) == ("b", 2.0)
+    assert eom.expectation_for(0) is not None

@@ -1,0 +1,113 @@
+"""Load runs write a JSON report that follows its documented schema, and an HTML chart page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import jsonschema
+from conftest import FakePolicyServer
+from policy_sim.cli import main
+from policy_sim.report import report_schema
+
+
+def test_closed_loop_load_writes_a_schema_valid_report_and_a_chart(
+    fake_server: FakePolicyServer, tmp_path: Path, capsys: object
+) -> None:
+    report_path, html_path = tmp_path / "r.json", tmp_path / "r.html"
+    status = main(
+        [
+            "load",
+            "--duration",
+            "1.5",
+            "--concurrency",
+            "4",
+            "--mails",
+            "50",
+            "--target",
+            fake_server.address,
+            "--report-json",
+            str(report_path),
+            "--report-html",
+            str(html_path),
+            "-q",
+        ]
+    )
+    assert status == 0
+    report = json.loads(report_path.read_text())
+    jsonschema.validate(report, report_schema())
+    result = report["results"][0]
+    assert report["schema_version"] == 1 and report["mode"] == "closed"
+    assert result["requests"] > 50 and result["throughput_rps"] > 0
+    assert result["latency_ms"]["p50"] <= result["latency_ms"]["p99"] <= result["latency_ms"]["max"]
+    assert result["actions"]["dunno"] == result["requests"]
+    assert result["errors"]["unanswered"] == 0 and result["connections_opened"] == 4
+    assert sum(row["requests"] for row in result["timeline"]) == result["requests"]
+    page = html_path.read_text()
+    assert page.count("<svg") == 2 and "<polyline" in page and "http" not in page.split("<svg")[0]
+
+
+def test_open_loop_with_baseline_reports_both_and_their_ratio(
+    fake_server_factory: Callable[..., FakePolicyServer], tmp_path: Path
+) -> None:
+    target, baseline = fake_server_factory(), fake_server_factory()
+    report_path = tmp_path / "r.json"
+    status = main(
+        [
+            "load",
+            "--duration",
+            "1",
+            "--rate",
+            "40",
+            "--concurrency",
+            "4",
+            "--mails",
+            "20",
+            "--target",
+            f"policy={target.address}",
+            "--baseline",
+            baseline.address,
+            "--report-json",
+            str(report_path),
+            "--report-html",
+            "",
+            "-q",
+        ]
+    )
+    assert status == 0
+    report = json.loads(report_path.read_text())
+    jsonschema.validate(report, report_schema())
+    assert report["mode"] == "open" and report["rate_mails_per_s"] == 40
+    assert [result["label"] for result in report["results"]] == ["target", "baseline"]
+    assert 10 <= report["results"][0]["mails"] <= 80
+    assert "queue_delay_ms" in report["results"][0]
+    assert report["comparison"]["throughput_ratio"] > 0
+    assert target.requests and baseline.requests
+
+
+def test_schema_rejects_a_report_without_its_version(fake_server: FakePolicyServer, tmp_path: Path) -> None:
+    report_path = tmp_path / "r.json"
+    main(
+        [
+            "load",
+            "--duration",
+            "0.3",
+            "--mails",
+            "5",
+            "--target",
+            fake_server.address,
+            "--report-json",
+            str(report_path),
+            "--report-html",
+            "",
+            "-q",
+        ]
+    )
+    report = json.loads(report_path.read_text())
+    del report["schema_version"]
+    try:
+        jsonschema.validate(report, report_schema())
+    except jsonschema.ValidationError:
+        return
+    raise AssertionError("a report without schema_version passed the schema")
