@@ -129,25 +129,17 @@ class _Reader:
             if forced.value.strip() not in ("1", "2"):
                 raise _error(f"config_dialect must be 1 or 2, not {forced.value!r}", forced.location)
             dialect = cast(Dialect, forced.value.strip())
-            ignored: Iterable[tuple[Location, str]] = (
-                [(setting.location, f"global {setting.key}") for setting in one_x]
-                if dialect == "2"
-                else [(block.location, f"block <{block.kind}>") for block in two_x]
-            )
-            for where, what in ignored:
-                self.warn(where, f"{what} ignored: config_dialect = {dialect}")
-            return dialect
-        if one_x and two_x:
-            first_one, first_two = one_x[0], two_x[0]
-            later = max(first_one.location.line, first_two.location.line)
-            raise ConfigError(
-                f"1.x global {first_one.key} (line {first_one.location.line}) and 2.x block"
-                f" <{first_two.kind}> (line {first_two.location.line}) cannot be mixed;"
-                " convert the file or set config_dialect = 1 or 2",
-                self.path,
-                later,
-            )
-        return "1" if one_x else "2"
+        else:
+            # Blocks win: Perl 2.x loads such a file and ignores the old 1.x globals.
+            dialect = "2" if two_x or not one_x else "1"
+        ignored: Iterable[tuple[Location, str]] = (
+            [(setting.location, f"1.x global {setting.key}") for setting in one_x]
+            if dialect == "2"
+            else [(block.location, f"2.x block <{block.kind}>") for block in two_x]
+        )
+        for where, what in ignored:
+            self.warn(where, f"{what} ignored in a {dialect}.x config")
+        return dialect
 
     def warn_unknown(self) -> None:
         for setting in self.root.settings():
