@@ -48,7 +48,7 @@ class StageSpec:
         """The stage as written in a trace."""
         document: dict[str, Any] = {"state": self.state, "service": self.service}
         if self.score:
-            document["score"] = self.score
+            document["score"] = int(self.score) if self.score.is_integer() else self.score
         if self.expect:
             document["expect"] = self.expect
         if self.expect_score:
@@ -128,7 +128,8 @@ def _recipient_count(settings: GeneratorSettings, rng: random.Random) -> int:
 def generate_document(settings: GeneratorSettings) -> dict[str, Any]:
     """A trace document (ready for ``write_document``) with ``settings.mails`` mails."""
     for address in settings.services.values():
-        parse_endpoint(address)
+        if address:  # an empty address is filled in at replay time (--service, --spawn)
+            parse_endpoint(address)
     rng = random.Random(settings.seed)
     population = _Population(settings, rng)
     mails = []
