@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from mtpolicyd_core.connections import ConnectionPool
+from mtpolicyd_core.connections.pool import CONNECTION_MODULES
 from mtpolicyd_core.errors import ConnectionUnavailable
 from mtpolicyd_core.options import STR, Option, declared_options
 
@@ -28,13 +29,22 @@ def connection_options(owner: type) -> list[ConnectionOption]:
     return [option for option in declared_options(owner) if isinstance(option, ConnectionOption)]
 
 
+def connection_module(connection: object) -> str | None:
+    """The ``module`` a connection was configured with, when it can be told."""
+    config = getattr(connection, "config", None)
+    if config is not None:
+        return str(config.module)
+    path = f"{type(connection).__module__}:{type(connection).__qualname__}"
+    return next((module for module, target in CONNECTION_MODULES.items() if target == path), None)
+
+
 def connection_handle(pool: ConnectionPool, name: str, module: str, user: str) -> Any:
     """The client of connection ``name``; ValueError naming ``user`` when missing or of another module."""
     try:
         connection = pool.get(name)
     except ConnectionUnavailable:
         raise ValueError(f"no connection {name} configured! ({user} needs a {module} connection)") from None
-    configured = getattr(getattr(connection, "config", None), "module", None)
+    configured = connection_module(connection)
     if configured is not None and configured != module:
         raise ValueError(
             f"connection {name} is a {configured} connection, but {user} needs a {module} connection"

@@ -1,0 +1,83 @@
+import ldap3
+import pytest
+from connection_fakes import build, pool_of
+from mtpolicyd_core.errors import ConfigError
+from mtpolicyd_core.plugins.ldap_user_config import escape_filter_value
+from mtpolicyd_core.request import Request
+
+
+@pytest.fixture
+def directory():
+    """ldap3's own mock strategy: an in-memory directory."""
+    connection = ldap3.Connection(
+        ldap3.Server("fake"), user="cn=admin,dc=example", password="x", client_strategy=ldap3.MOCK_SYNC
+    )
+    connection.strategy.add_entry("cn=admin,dc=example", {"userPassword": "x", "sn": "admin"})
+    connection.strategy.add_entry(
+        "uid=karl,ou=users,dc=example",
+        {
+            "uid": "karl",
+            "mail": "karl@example.com",
+            "mtsaUserConfig": "on",
+            "mtsaScore": "7",
+            "objectClass": "person",
+        },
+    )
+    connection.strategy.add_entry(
+        "uid=karl2,ou=users,dc=example", {"uid": "karl2", "mail": "dup@example.com"}
+    )
+    connection.strategy.add_entry(
+        "uid=karl3,ou=users,dc=example", {"uid": "karl3", "mail": "dup@example.com"}
+    )
+    connection.bind()
+    return connection
+
+
+@pytest.fixture
+def ldap_config(block, directory):
+    def make(**settings):
+        settings.setdefault("filter", "(mail=%s)")
+        settings.setdefault("config_fields", "mtsaUserConfig,mtsaScore,missing")
+        return build(
+            block("ldap-uc", module="LdapUserConfig", basedn="ou=users,dc=example", **settings),
+            pool_of(ldap=("Ldap", directory)),
+        )
+
+    return make
+
+
+def test_ldap_user_config_copies_entry_attributes_into_session(ldap_config):
+    session = {}
+    assert ldap_config().run(Request({"sasl_username": "karl@example.com"}, session)) == []
+    assert session == {"mtsaUserConfig": "on", "mtsaScore": "7"}
+
+
+def test_ldap_user_config_filter_field_selects_the_value(ldap_config):
+    session = {}
+    ldap_config(filter_field="sender").run(Request({"sender": "karl@example.com"}, session))
+    assert session["mtsaScore"] == "7"
+
+
+@pytest.mark.parametrize("value", ["dup@example.com", "nobody@example.com", "", "*"])
+def test_ldap_user_config_needs_exactly_one_entry(ldap_config, value):
+    session = {}
+    ldap_config().run(Request({"sasl_username": value}, session))
+    assert session == {}
+
+
+def test_ldap_user_config_without_value_skips_the_search(ldap_config):
+    session = {}
+    ldap_config().run(Request({}, session))
+    assert session == {}
+
+
+def test_ldap_user_config_needs_the_ldap_connection(block):
+    with pytest.raises(ConfigError, match="no connection ldap configured!"):
+        build(block("l", module="LdapUserConfig", filter="(uid=%s)", config_fields="a"), pool_of())
+
+
+@pytest.mark.parametrize(
+    ("value", "escaped"), [("a*b", "a\\2ab"), ("(x)", "\\28x\\29"), ("a\\b", "a\\5cb"), ("n\x00", "n\\00")]
+)
+def test_filter_values_are_escaped(value, escaped):
+    assert escape_filter_value(value) == escaped
