@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
 from policy_sim.anonymise import Pseudonymiser
 from policy_sim.generate import StageSpec
 from policy_sim.maillog import import_maillog
@@ -200,3 +202,38 @@ def test_anonymised_pseudonyms_are_stable_per_key() -> None:
     assert mails[4]["recipients"][1] == bob  # type: ignore[index]  # same person, same pseudonym
     assert mails[0]["client_address"] == mails[3]["client_address"]  # type: ignore[index]
     assert len({mail["client_address"] for mail in mails}) == len({row[1] for row in EXPECTED})  # type: ignore[index]
+
+
+addresses = st.from_regex(r"[a-z][a-z0-9.]{0,8}@[a-z]{1,8}\.(org|net|test)", fullmatch=True)
+logged_mails = st.lists(
+    st.tuples(st.integers(1, 250), addresses, st.lists(addresses, min_size=1, max_size=6, unique=True)),
+    min_size=1,
+    max_size=8,
+)
+
+
+@given(logged_mails)
+def test_queued_mails_of_any_log_come_back_with_their_envelopes(
+    mails: list[tuple[int, str, list[str]]],
+) -> None:
+    lines = []
+    for number, (host, sender, recipients) in enumerate(mails):
+        qid, pid, client = f"{number + 1:X}ABCDEF", 3000 + number, f"h{host}.example[192.0.2.{host}]"
+        lines += [
+            f"Nov 24 10:00:00 mx postfix/smtpd[{pid}]: connect from {client}",
+            f"Nov 24 10:00:01 mx postfix/smtpd[{pid}]: {qid}: client={client}",
+            f"Nov 24 10:00:01 mx postfix/qmgr[99]: {qid}: from=<{sender}>, size=10, nrcpt={len(recipients)}",
+        ]
+        lines += [
+            f"Nov 24 10:00:02 mx postfix/lmtp[77]: {qid}: to=<{rcpt}>, relay=x, status=sent (ok)"
+            for rcpt in recipients
+        ]
+    document, _ = import_maillog(lines, SERVICES, STAGES)
+    found = [(mail["client_address"], mail["sender"], mail["recipients"]) for mail in document["mails"]]
+    assert found == [(f"192.0.2.{host}", sender, recipients) for host, sender, recipients in mails]
+
+
+@given(st.lists(st.text(max_size=200), max_size=30))
+def test_arbitrary_lines_never_break_the_reader(lines: list[str]) -> None:
+    prefix = "Nov 24 10:00:00 mx postfix/smtpd[1]: "
+    import_maillog([prefix + line for line in lines] + lines, SERVICES, STAGES)

@@ -36,7 +36,6 @@ class Exchange:
     reply: PolicyReply | None
     latency: float
     failures: tuple[str, ...] = ()
-    reconnects: int = 0
 
     @property
     def answered(self) -> bool:
@@ -77,7 +76,6 @@ class SmtpdClient:
         payload = encode_request(attributes)
         started = time.monotonic()
         failures: list[str] = []
-        reconnects = 0
         for attempt in range(self.settings.try_limit):
             if attempt:
                 await asyncio.sleep(self.settings.retry_delay)
@@ -85,17 +83,14 @@ class SmtpdClient:
             if connection is not None and not connection.reusable(self.settings, time.monotonic()):
                 connection.close()
                 del self._connections[endpoint]
-                reconnects += 1
             try:
                 reply = await asyncio.wait_for(self._exchange(endpoint, payload), self.settings.timeout)
             except (OSError, ProtocolError, TimeoutError, asyncio.IncompleteReadError) as error:
                 self._drop(endpoint)
                 failures.append(f"{endpoint}: {_describe(error)}")
                 continue
-            return Exchange(reply.action, reply, time.monotonic() - started, tuple(failures), reconnects)
-        return Exchange(
-            self.settings.default_action, None, time.monotonic() - started, tuple(failures), reconnects
-        )
+            return Exchange(reply.action, reply, time.monotonic() - started, tuple(failures))
+        return Exchange(self.settings.default_action, None, time.monotonic() - started, tuple(failures))
 
     async def _exchange(self, endpoint: Endpoint, payload: bytes) -> PolicyReply:
         connection = self._connections.get(endpoint)
