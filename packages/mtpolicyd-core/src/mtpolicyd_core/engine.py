@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping
 from mtpolicyd_core.chain import build_chain
 from mtpolicyd_core.config.model import Config
 from mtpolicyd_core.connections import ConnectionPool
-from mtpolicyd_core.errors import ConfigError, SessionError
+from mtpolicyd_core.errors import SessionError
 from mtpolicyd_core.plugin import PluginContext
 from mtpolicyd_core.request import Request, Session
 from mtpolicyd_core.result import ChainResult, PluginResult
-from mtpolicyd_core.session.base import SessionCache
+from mtpolicyd_core.session.base import NoSessionCache, SessionCache
 from mtpolicyd_core.session.factory import build_session_cache
 from mtpolicyd_core.vhost import VirtualHost
 
@@ -48,13 +48,6 @@ class PolicyEngine:
                 build_chain=build_chain,
                 warnings=self.warnings,
             )
-            if not vhost_config.plugins:
-                where = vhost_config.location
-                raise ConfigError(
-                    f"no <Plugin> defined for <VirtualHost> on port {vhost_config.port}!",
-                    where.file,
-                    where.line,
-                )
             chain = build_chain(vhost_config.plugins, context)
             yield VirtualHost(vhost_config.port, vhost_config.name, chain)
 
@@ -74,7 +67,9 @@ class PolicyEngine:
         """
         instance = attributes.get("instance")
         session: Session | None = None
-        if instance is not None:
+        if isinstance(self.session_cache, NoSessionCache):
+            session = self.session_cache.retrieve(instance)
+        elif instance is not None:
             try:
                 session = self.session_cache.retrieve(instance)
             except SessionError as error:

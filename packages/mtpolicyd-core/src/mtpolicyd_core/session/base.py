@@ -32,11 +32,15 @@ class SessionCache(Protocol):
 
 
 class NoSessionCache:
-    """Sessions live for one request only (``module = None``); no lock needed."""
+    """Sessions live for one request only (``module = None``); no lock needed.
 
-    def retrieve(self, instance: str) -> Session:
-        """A fresh session."""
-        return {"_instance": instance}
+    As in the original, every request gets a fresh empty session, with or
+    without ``instance``, so plugins that write to the session still work.
+    """
+
+    def retrieve(self, instance: str | None) -> Session:
+        """A fresh, empty session."""
+        return {}
 
     def store(self, session: Session) -> None:
         """Nothing is kept."""
