@@ -48,7 +48,7 @@ class StageSpec:
         """The stage as written in a trace."""
         document: dict[str, Any] = {"state": self.state, "service": self.service}
         if self.score:
-            document["score"] = int(self.score) if self.score.is_integer() else self.score
+            document["score"] = int(self.score) if float(self.score).is_integer() else self.score
         if self.expect:
             document["expect"] = self.expect
         if self.expect_score:
