@@ -44,3 +44,9 @@ def test_generated_trace_loads_with_its_stages() -> None:
     assert (rcpt.service, rcpt.score, rcpt.expect_score is not None) == ("a", 1.0, True)
     assert (data.service, data.score) == ("b", 2.0)
     assert eom.expectation_for(0) is not None
+
+
+def test_whole_stage_scores_are_written_as_integers() -> None:
+    assert StageSpec("RCPT", "a", score=1).as_document()["score"] == 1
+    assert isinstance(StageSpec("RCPT", "a", score=2.0).as_document()["score"], int)
+    assert StageSpec("RCPT", "a", score=0.5).as_document()["score"] == 0.5
