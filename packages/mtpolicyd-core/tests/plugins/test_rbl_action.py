@@ -1,0 +1,56 @@
+import pytest
+from mtpolicyd_core.request import Request
+from mtpolicyd_core.result import PluginResult
+
+LISTED = ["127.0.0.4", "see https://x.test/q"]
+
+
+@pytest.fixture
+def rbl_action(block, build_plugin):
+    def build(**settings):
+        settings.setdefault("result_from", "sh-rbl")
+        settings.setdefault("re_match", r"^127\.0\.0\.[4-7]$")
+        return build_plugin(block("sh-rbl-xbl", module="RBLAction", **settings))
+
+    return build
+
+
+def request(session):
+    return Request({"instance": "abcd", "client_address": "127.0.0.4"}, session)
+
+
+def test_rbl_action_rejects_when_the_address_matches(rbl_action):
+    session = {"rbl-sh-rbl-result": list(LISTED)}
+    assert rbl_action(score="5").run(request(session)) == [
+        PluginResult("reject delivery from 127.0.0.4 rejected (see https://x.test/q)", abort=True)
+    ]
+    assert session["score_detail"] == "sh-rbl-xbl=5"
+
+
+def test_rbl_action_ignores_other_addresses(rbl_action):
+    session = {"rbl-sh-rbl-result": list(LISTED)}
+    assert rbl_action(re_match=r"^127\.0\.0\.[23]$", score="5").run(request(session)) == []
+    assert "score" not in session
+
+
+def test_rbl_action_without_stored_result_does_nothing(rbl_action):
+    assert rbl_action().run(request({})) == []
+    assert rbl_action().run(request({"rbl-sh-rbl-result": "127.0.0.4"})) == []
+    assert rbl_action().run(Request({"client_address": "127.0.0.4"}, None)) == []
+
+
+def test_rbl_action_not_listed_does_nothing(rbl_action):
+    assert rbl_action().run(request({"rbl-sh-rbl-result": []})) == []
+
+
+def test_rbl_action_accept_and_passive_modes(rbl_action):
+    assert rbl_action(mode="accept").run(request({"rbl-sh-rbl-result": LISTED})) == [PluginResult.dunno()]
+    session = {"rbl-sh-rbl-result": LISTED}
+    assert rbl_action(mode="passive", score="1").run(request(session)) == []
+    assert rbl_action(mode="passive", score="1").run(request(session)) == []
+    assert session["score"] == 1
+
+
+def test_rbl_action_disabled_per_user(rbl_action):
+    session = {"rbl-sh-rbl-result": LISTED, "rbl_off": "off"}
+    assert rbl_action(uc_enabled="rbl_off").run(request(session)) == []

@@ -1,0 +1,119 @@
+import logging
+import time
+
+import pytest
+from dns_fakes import FakeDnsServer
+from hypothesis import given
+from hypothesis import strategies as st
+from mtpolicyd_core.dns_lookup import Blocklist, configured_resolver, listing_info, net_dns_txt
+
+LOGGER = logging.LoggerAdapter(logging.getLogger("test"), {})
+ZONE = {
+    ("2.0.0.127.bl.test.", "A"): ["127.0.0.2"],
+    ("2.0.0.127.bl.test.", "TXT"): ['"Listed, see http://bl.test/?127.0.0.2"'],
+    ("4.0.0.127.bl.test.", "A"): ["127.0.0.4"],
+    ("bad.example.dbl.test.", "A"): ["127.0.1.2"],
+    ("bad.example.dbl.test.", "TXT"): ["nospace", '"second one"'],
+    ("mail.bad.example.", "A"): ["127.0.0.2"],
+}
+
+
+def blocklist(server: FakeDnsServer, domain: str = "bl.test") -> Blocklist:
+    return Blocklist(domain, configured_resolver(server.env), LOGGER)
+
+
+def test_resolver_honours_res_nameservers_and_res_options():
+    resolver = configured_resolver(
+        {"RES_NAMESERVERS": "127.0.0.9 127.0.0.8", "RES_OPTIONS": "port:5353 timeout:3 attempts:2"}
+    )
+    assert [str(ns) for ns in resolver.nameservers] == ["127.0.0.9", "127.0.0.8"]
+    assert resolver.port == 5353
+    assert (resolver.timeout, resolver.lifetime) == (3.0, 6.0)
+
+
+def test_resolver_lookups_are_bounded_by_default():
+    resolver = configured_resolver({"RES_NAMESERVERS": "127.0.0.9"})
+    assert resolver.lifetime <= 5
+
+
+def test_listed_ip_gives_address_and_txt_text():
+    with FakeDnsServer(ZONE) as server:
+        assert blocklist(server).check("127.0.0.2") == [
+            "127.0.0.2",
+            '"Listed, see http://bl.test/?127.0.0.2"',
+        ]
+
+
+def test_listed_ip_without_txt_gives_first_address_only():
+    with FakeDnsServer(ZONE) as server:
+        assert blocklist(server).check("127.0.0.4") == ["127.0.0.4"]
+
+
+def test_unlisted_ip_gives_nothing():
+    with FakeDnsServer(ZONE) as server:
+        assert blocklist(server).check("127.0.0.1") == []
+
+
+def test_ipv6_address_is_not_looked_up():
+    with FakeDnsServer(ZONE) as server:
+        assert blocklist(server).check("2001:db8::1") == []
+        assert server.queries == []
+
+
+def test_hostname_is_checked_by_its_first_ipv4_address():
+    with FakeDnsServer(ZONE) as server:
+        assert blocklist(server).check("mail.bad.example")[0] == "127.0.0.2"
+
+
+def test_missing_host_is_an_error():
+    with FakeDnsServer(ZONE) as server, pytest.raises(ValueError):
+        blocklist(server).check("")
+
+
+def test_rhsbl_lookup_gives_every_txt_record():
+    with FakeDnsServer(ZONE) as server:
+        listing = blocklist(server, "dbl.test").check_rhsbl("bad.example")
+    assert listing[0] == "127.0.1.2"
+    assert sorted(listing[1:]) == ['"second one"', "nospace"]
+
+
+def test_dns_timeout_is_logged_and_counts_as_not_listed(caplog):
+    with FakeDnsServer(ZONE, silent=True) as server:
+        started = time.monotonic()
+        assert blocklist(server).check("127.0.0.2") == []
+    assert time.monotonic() - started < 5
+    assert "DNS lookup 2.0.0.127.bl.test A failed" in caplog.text
+
+
+def test_invalid_name_counts_as_not_listed():
+    with FakeDnsServer(ZONE) as server:
+        assert blocklist(server, "dbl.test").check_rhsbl("a..b") == []
+
+
+def test_listing_info_is_the_first_txt_text():
+    assert listing_info(["127.0.0.2", "a", "b"]) == "a"
+    assert listing_info(["127.0.0.2"]) is None
+
+
+@pytest.mark.parametrize(
+    ("strings", "text"),
+    [
+        ([b"nospace"], "nospace"),
+        ([b"Listed, see x"], '"Listed, see x"'),
+        ([b'Spam "source" \\ back'], '"Spam \\"source\\" \\\\ back"'),
+        ([b"a;b"], '"a;b"'),
+        ([b"tab\there"], "tab\\009here"),
+        ([b""], '""'),
+        ([b"one", b"two words"], 'one "two words"'),
+        ([b"x" * 60, b"y" * 30], "x" * 60 + "\n\t" + "y" * 30),
+        ("grüß".encode(), "grüß"),
+    ],
+)
+def test_txt_text_reads_as_net_dns_shows_it(strings, text):
+    assert net_dns_txt(strings if isinstance(strings, list) else [strings]) == text
+
+
+@given(st.lists(st.binary(max_size=40), min_size=1, max_size=3))
+def test_txt_text_never_holds_a_bare_control_character(strings):
+    text = net_dns_txt(strings)
+    assert not any(ord(char) < 32 and char not in "\n\t" for char in text)
