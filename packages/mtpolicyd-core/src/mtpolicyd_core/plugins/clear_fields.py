@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
+from mtpolicyd_core.comma_list import comma_list
 from mtpolicyd_core.options import STR, Option, maybe
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-
-
-def _comma_list(text: str) -> list[str]:
-    """Split at commas with surrounding blanks, dropping trailing empty items as Perl's split does."""
-    items = re.split(r"\s*,\s*", text)
-    while items and items[-1] == "":
-        items.pop()
-    return items
 
 
 class ClearFields(Plugin):
@@ -26,12 +17,12 @@ class ClearFields(Plugin):
 
     def run(self, request: Request) -> list[PluginResult]:
         if self.fields is not None:
-            names = _comma_list(self.fields)
+            names = comma_list(self.fields)
             self.debug(request, "clearing fields " + ", ".join(names))
             for name in names:
                 request.require_session().pop(name, None)
         if self.fields_prefix is not None:
-            prefixes = _comma_list(self.fields_prefix)
+            prefixes = comma_list(self.fields_prefix)
             self.debug(request, "clearing fields with prefixes: " + ", ".join(prefixes))
             for prefix in prefixes:
                 session = request.require_session()
