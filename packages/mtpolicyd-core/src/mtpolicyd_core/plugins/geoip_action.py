@@ -1,0 +1,56 @@
+"""GeoIPAction: acts when the country GeoIPLookup found is on a list."""
+
+from __future__ import annotations
+
+from mtpolicyd_core.comma_list import comma_list
+from mtpolicyd_core.options import NUM, STR, Option, maybe
+from mtpolicyd_core.plugin import Plugin
+from mtpolicyd_core.request import Request
+from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.scoring import Scoring
+
+
+class GeoIPAction(Scoring, Plugin):
+    """Acts when the country code the GeoIPLookup plugin ``result_from`` stored is in ``country_codes``:
+    adds ``score`` (once per mail) and rejects (`mode = reject`), answers dunno (`accept`/`dunno`) or
+    only scores (`passive`). Dialect 1: an address without country is compared as an empty code."""
+
+    result_from = Option(STR, required=True, doc="name of the GeoIPLookup plugin whose result is used")
+    enabled = Option(STR, default="on", user_config=True, doc="`off` disables the check")
+    mode = Option(STR, default="reject", user_config=True, doc="`reject`, `accept`/`dunno` or `passive`")
+    country_codes = Option(
+        STR, required=True, doc="comma separated two letter country codes, e.g. `DE,AT,CH`"
+    )
+    reject_message = Option(
+        STR,
+        default="delivery from %CC% (%IP%) rejected",
+        doc="text after `reject`; `%CC%` is the country code, `%IP%` the client address",
+    )
+    score = Option(maybe(NUM), doc="score added on a match")
+
+    def run(self, request: Request) -> list[PluginResult]:
+        ip = request.attr("client_address")
+        mode = self.get_uc(request, "mode")
+        if self.get_uc(request, "enabled") == "off":
+            return []
+        found = None if request.session is None else request.session.get(f"geoip-{self.result_from}-result")
+        if found is None:
+            self.debug(request, f"no GeoIP check result for {self.name} found!")
+            return []
+        code = found[0] if isinstance(found, list) and found else None
+        if code is None:
+            if self.dialect != "1":
+                return []
+            code = ""  # 1.17 compares the missing code like an empty string
+        if code not in comma_list(self.country_codes):
+            self.debug(request, f"country_code {code} of IP not in country_code list{self.name}")
+            return []
+        self.debug(request, f"country code {code} on list{self.name}")
+        if self.score is not None and not request.is_already_done(f"geoip-{self.name}-score"):
+            self.add_score(request, self.name, self.score)
+        if mode == "reject":
+            message = self.reject_message.replace("%IP%", ip or "", 1).replace("%CC%", code, 1)
+            return [PluginResult(f"reject {message}", abort=True)]
+        if mode in ("accept", "dunno"):
+            return [PluginResult.dunno()]
+        return []

@@ -1,0 +1,73 @@
+import pytest
+from berkeley_data import postmap
+from mtpolicyd_core.request import Request
+from mtpolicyd_core.result import PluginResult
+
+MAP = {
+    "123.123.123.123": "OK",
+    "123.123.124": "OK",
+    "10.1": "REJECT not you",
+    "fe80::250:56ff:fe85:56f5": "OK",
+    "fe81": "5",
+    "fe82:1": "0",
+}
+DUNNO = [PluginResult("dunno", abort=True)]
+
+
+@pytest.fixture
+def postfix_map(block, build_plugin, tmp_path):
+    path = postmap(tmp_path / "postmap.db", MAP)
+
+    def build(**settings):
+        return build_plugin(block("postmap", module="PostfixMap", db_file=str(path), **settings))
+
+    return build
+
+
+def request(ip, session=None):
+    return Request({"instance": "abcd", "client_address": ip}, {} if session is None else session)
+
+
+@pytest.mark.parametrize(
+    "ip", ["123.123.123.123", "123.123.124.1", "fe80::250:56ff:fe85:56f5", "fe81::250:56ff:eeee:ffff"]
+)
+def test_postfix_map_matches_address_or_prefix(postfix_map, ip):
+    assert postfix_map(match_action="dunno").run(request(ip)) == DUNNO
+
+
+@pytest.mark.parametrize("ip", ["192.168.0.0", "10.1.2.3", "fe82:1::1", "fe83::1"])
+def test_postfix_map_entries_other_than_ok_or_number_do_not_match(postfix_map, ip):
+    assert postfix_map(match_action="dunno").run(request(ip)) == []
+
+
+def test_postfix_map_not_match_action(postfix_map):
+    plugin = postfix_map(not_match_action="reject no access granted")
+    assert plugin.run(request("192.168.0.1")) == [PluginResult("reject no access granted", abort=True)]
+
+
+def test_postfix_map_scores_once_per_mail(postfix_map):
+    session: dict[str, object] = {}
+    plugin = postfix_map(score="5")
+    for _ in range(2):
+        assert plugin.run(request("123.123.123.123", session)) == []
+    assert session["score"] == 5
+    assert session["postmap-result"] == [1, "123.123.123.123", "OK"]
+
+
+def test_postfix_map_disabled_and_enabled_per_user(postfix_map):
+    plugin = postfix_map(enabled="off", uc_enabled="list", match_action="dunno")
+    assert plugin.run(request("123.123.123.123")) == []
+    assert plugin.run(request("123.123.123.123", {"list": "on"})) == DUNNO
+
+
+def test_postfix_map_without_client_address_does_nothing(postfix_map):
+    assert postfix_map(not_match_action="reject").run(Request({}, {})) == []
+
+
+def test_postfix_map_invalid_address_fails(postfix_map):
+    with pytest.raises(ValueError, match="neither a valid ipv4 nor ipv6"):
+        postfix_map().run(request("FE80::1"))
+
+
+def test_postfix_map_trailing_colon_does_not_hang(postfix_map):
+    assert postfix_map(match_action="dunno").run(request("fe84::")) == []

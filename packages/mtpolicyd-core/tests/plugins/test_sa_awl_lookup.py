@@ -1,0 +1,57 @@
+import pytest
+from berkeley_data import write_hash_db
+from mtpolicyd_core.plugins.sa_awl_lookup import truncate_ip
+from mtpolicyd_core.request import Request
+
+AWL = {
+    b"good@mtpolicyd.org|ip=12.34|totscore": b"20",
+    b"good@mtpolicyd.org|ip=12.34": b"100",
+    b"bad@mtpolicyd.org|ip=12.34|totscore": b"2000",
+    b"bad@mtpolicyd.org|ip=12.34": b"100",
+    b"low@mtpolicyd.org|ip=12.34": b"1",
+    b"v6@mtpolicyd.org|ip=2A01:04F8:0D12::": b"4",
+    b"v6@mtpolicyd.org|ip=2A01:04F8:0D12::|totscore": b"-2",
+}
+
+
+@pytest.fixture
+def sa_awl(block, build_plugin, tmp_path):
+    path = write_hash_db(tmp_path / "auto-whitelist", AWL)
+    return build_plugin(block("sa-awl", module="SaAwlLookup", db_file=str(path)))
+
+
+def run(plugin, sender, ip="12.34.56.78"):
+    session: dict[str, object] = {}
+    assert plugin.run(Request({"sender": sender, "client_address": ip}, session)) == []
+    return session.get("sa-awl-sa-awl-result")
+
+
+@pytest.mark.parametrize(
+    ("ip", "network"),
+    [
+        ("12.34.56.78", "12.34"),
+        ("2a01:4f8:d12:242::2", "2A01:04F8:0D12::"),
+        ("2001:db8:0:1::1", "2001:0DB8::"),
+        ("2001:0:5::1", "2001:::0005:0000:0000:0000:0000:0000"),
+        ("garbage", None),
+    ],
+)
+def test_addresses_are_truncated_to_the_awl_network(ip, network):
+    assert truncate_ip(ip) == network
+
+
+def test_sa_awl_lookup_stores_count_and_average_score(sa_awl):
+    assert run(sa_awl, "bad@mtpolicyd.org") == ["100", 20]
+    assert run(sa_awl, "good@mtpolicyd.org") == ["100", 0.2]
+    assert run(sa_awl, "v6@mtpolicyd.org", "2a01:4f8:d12:242::2") == ["4", -0.5]
+
+
+def test_sa_awl_lookup_without_total_stores_nothing(sa_awl):
+    assert run(sa_awl, "low@mtpolicyd.org") == []
+    assert run(sa_awl, "unknown@mtpolicyd.org") == []
+
+
+def test_sa_awl_lookup_needs_sender_and_client_address(sa_awl):
+    session: dict[str, object] = {}
+    assert sa_awl.run(Request({"sender": "bad@mtpolicyd.org"}, session)) == []
+    assert session == {}
