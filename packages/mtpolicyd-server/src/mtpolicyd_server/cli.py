@@ -1,0 +1,106 @@
+"""The ``mtpolicyd`` command: check and describe a config, run cron tasks, or run the daemon."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+
+from mtpolicyd_core.config.loader import load_config
+from mtpolicyd_core.describe import describe_engine
+from mtpolicyd_core.engine import PolicyEngine
+from mtpolicyd_core.errors import ConfigError
+
+from mtpolicyd_server.daemon import daemonize, drop_privileges, remove_pid_file, write_pid_file
+from mtpolicyd_server.default_config import default_config_path
+from mtpolicyd_server.listeners import bind_all, parse_ports
+from mtpolicyd_server.logging_setup import setup_logging
+from mtpolicyd_server.master import Master
+
+DEFAULT_CONFIG = "/etc/mtpolicyd/mtpolicyd.conf"
+#: exit status for a config that cannot be used (a missing file is 1, as in the original)
+EXIT_BAD_CONFIG = 2
+
+log = logging.getLogger("mtpolicyd")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The original's options, plus ``--default-config`` for the packaged demo config."""
+    parser = argparse.ArgumentParser(prog="mtpolicyd", description="modular policy daemon for Postfix")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("-c", "--config", default=DEFAULT_CONFIG, metavar="FILE",
+                        help=f"configuration file (default {DEFAULT_CONFIG})")
+    source.add_argument("--default-config", action="store_true",
+                        help="use the demo configuration shipped with the package")
+    parser.add_argument("-f", "--foreground", action="store_true",
+                        help="stay in the foreground, log to stdout")
+    parser.add_argument("-l", "--loglevel", type=int, choices=range(5), metavar="N",
+                        help="log level 0 (err) … 4 (debug); overrides log_level")
+    parser.add_argument("-d", "--dump_vhosts", "--dump_config", action="store_true", dest="dump",
+                        help="print the configuration as understood (vhosts, plugins, options) and exit")
+    parser.add_argument("-t", "--cron", metavar="TASK,…",
+                        help="run these periodic tasks (hourly, daily, …) and exit")
+    args = parser.parse_args(argv)
+    if args.default_config:
+        args.config = default_config_path()
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``mtpolicyd``; the exit status."""
+    args = parse_args(argv)
+    if not os.path.isfile(args.config):
+        print(f"configuration file {args.config} does not exist!", file=sys.stderr)
+        return 1
+    try:
+        engine = PolicyEngine(load_config(args.config))
+    except ConfigError as error:
+        print(f"mtpolicyd: {error}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    if args.dump:
+        print(describe_engine(engine), end="")
+        return 0
+    if args.cron and args.cron.strip():
+        setup_logging(args.loglevel if args.loglevel is not None else engine.config.server.log_level, True)
+        engine.cron(task for task in re.split(r"\s*,\s*", args.cron.strip()) if task)
+        engine.close()
+        return 0
+    return serve(engine, args)
+
+
+def serve(engine: PolicyEngine, args: argparse.Namespace) -> int:
+    """Bind, detach unless ``-f``, write the PID file, drop privileges and run the master."""
+    server = engine.config.server
+    log_level = args.loglevel if args.loglevel is not None else server.log_level
+    setup_logging(log_level, foreground=True)
+    try:
+        listeners = bind_all(parse_ports(server.ports, server.host))
+    except (OSError, ValueError) as error:
+        log.error("%s", error)
+        return 1
+    if not args.foreground:
+        daemonize()
+    setup_logging(log_level, args.foreground, server.log_file, server.syslog_ident, server.syslog_facility)
+    if server.pid_file:
+        write_pid_file(server.pid_file)
+    try:
+        drop_privileges(server.user, server.group)
+    except (KeyError, OSError) as error:
+        log.error("cannot switch to user %s, group %s: %s", server.user, server.group, error)
+        return 1
+    config_path = args.config
+
+    def reload() -> PolicyEngine:
+        return PolicyEngine(load_config(config_path))
+
+    try:
+        return Master(engine, listeners, reload, args.loglevel).run()
+    finally:
+        if server.pid_file:
+            remove_pid_file(server.pid_file)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""The pre-forking master: spawns, reaps and replaces workers, keeps spares, reloads and stops.
+
+Signal handlers only queue the signal; the main loop dispatches it to
+``handle_<name>``. Workers report heartbeat and state through a shared page
+(:mod:`mtpolicyd_server.scoreboard`), which is how spares are counted and
+hung workers found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+
+from mtpolicyd_core.config.model import ServerConfig
+from mtpolicyd_core.engine import PolicyEngine
+
+from mtpolicyd_server.listeners import Listener
+from mtpolicyd_server.logging_setup import NOTICE, python_level
+from mtpolicyd_server.scoreboard import WorkerState, WorkerStatus
+from mtpolicyd_server.worker import Worker
+
+log = logging.getLogger("mtpolicyd.master")
+
+#: signals the master handles, by the name of their handler
+SIGNALS: dict[int, str] = {signal.SIGHUP: "hup", signal.SIGTERM: "term", signal.SIGINT: "int",
+           signal.SIGQUIT: "quit", signal.SIGCHLD: "chld"}
+#: seconds between two checks of heartbeats and spares
+TICK = 1.0
+#: a worker whose heartbeat is older than request_timeout plus this is killed
+HEARTBEAT_GRACE = 30.0
+#: most queued signals (more of the same kind add nothing)
+QUEUE_LIMIT = 5
+
+EngineLoader = Callable[[], PolicyEngine]
+
+
+@dataclass(eq=False)
+class WorkerRecord:
+    """What the master knows of a worker: its status page, config generation, retirement."""
+
+    pid: int
+    status: WorkerStatus
+    generation: int
+    retiring: bool = False
+
+    @property
+    def state(self) -> WorkerState:
+        """The state the worker last published."""
+        return self.status.read()[1]
+
+
+class Master:
+    """Runs the workers of one set of listeners for the whole life of the daemon."""
+
+    def __init__(self, engine: PolicyEngine, listeners: list[Listener], load_engine: EngineLoader,
+                 log_level_override: int | None = None) -> None:
+        self.engine = engine
+        self.listeners = listeners
+        self.load_engine = load_engine
+        self.log_level_override = log_level_override
+        self.workers: dict[int, WorkerRecord] = {}
+        self.generation = 0
+        self.signal_queue: list[int] = []
+        self.stopping = False
+        self.selector = selectors.DefaultSelector()
+        self._wakeup_receiver, self._wakeup_sender = socket.socketpair()
+
+    @property
+    def server(self) -> ServerConfig:
+        """The server settings of the running configuration."""
+        return self.engine.config.server
+
+    # -- main loop --------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Spawn the workers and supervise them until TERM; the exit status."""
+        self._install_signals()
+        addresses = ", ".join(str(listener.address) for listener in self.listeners)
+        log.log(NOTICE, "master started, listening on %s", addresses)
+        self.manage_workers()
+        while not self.stopping:
+            if self.signal_queue:
+                signum = self.signal_queue.pop(0)
+                getattr(self, f"handle_{SIGNALS[signum]}")()
+                continue
+            self._sleep(TICK)
+            self.murder_hung_workers()
+            self.manage_workers()
+        return 0
+
+    def _install_signals(self) -> None:
+        for sock in (self._wakeup_receiver, self._wakeup_sender):
+            sock.setblocking(False)
+        self.selector.register(self._wakeup_receiver, selectors.EVENT_READ)
+        signal.set_wakeup_fd(self._wakeup_sender.fileno(), warn_on_full_buffer=False)
+        for signum in SIGNALS:
+            signal.signal(signum, self._queue_signal)
+
+    def _queue_signal(self, signum: int, frame: FrameType | None) -> None:
+        if len(self.signal_queue) < QUEUE_LIMIT:
+            self.signal_queue.append(signum)
+
+    def _sleep(self, seconds: float) -> None:
+        """Wait for a signal (its wakeup byte) or ``seconds``."""
+        if self.selector.select(seconds):
+            with contextlib.suppress(BlockingIOError):
+                while self._wakeup_receiver.recv(4096):
+                    pass
+
+    # -- signals ----------------------------------------------------------------------
+
+    def handle_chld(self) -> None:
+        """Reap exited workers (replacements follow from :meth:`manage_workers`)."""
+        self.reap_workers()
+        self.manage_workers()
+
+    def handle_hup(self) -> None:
+        """Reload the config: new engine and workers, same listeners; a bad config keeps the old."""
+        log.log(NOTICE, "received HUP: reloading configuration")
+        try:
+            engine = self.load_engine()
+        except Exception as error:  # any fault of the new config keeps the running one
+            log.error("reloading configuration failed, keeping the running one: %s", error)
+            return
+        if set(engine.config.server.ports) != set(self.server.ports):
+            log.warning("port changed in the configuration: listeners are kept until a restart")
+        old_engine, self.engine = self.engine, engine
+        self.generation += 1
+        if self.log_level_override is None:
+            logging.getLogger().setLevel(python_level(self.server.log_level))
+        self.manage_workers()
+        for record in list(self.workers.values()):
+            if record.generation < self.generation:
+                self.retire_worker(record)
+        old_engine.close()
+        log.log(NOTICE, "configuration reloaded")
+
+    def handle_term(self) -> None:
+        """Stop: workers finish the requests they hold and exit; then the master exits 0."""
+        log.log(NOTICE, "received TERM: shutting down")
+        self.stop(graceful=True)
+
+    def handle_int(self) -> None:
+        """Ctrl-C in the foreground: like TERM."""
+        log.log(NOTICE, "received INT: shutting down")
+        self.stop(graceful=True)
+
+    def handle_quit(self) -> None:
+        """Stop at once: workers are killed."""
+        log.log(NOTICE, "received QUIT: exiting at once")
+        self.stop(graceful=False)
+
+    # -- workers ----------------------------------------------------------------------
+
+    def manage_workers(self) -> None:
+        """Keep ``min_servers`` workers and between min and max spare idle ones, at most ``max_servers``."""
+        if self.stopping:
+            return
+        server = self.server
+        active = [record for record in self.workers.values()
+                  if record.generation == self.generation and not record.retiring
+                  and record.state != WorkerState.DRAINING]
+        idle = [record for record in active if record.state == WorkerState.IDLE]
+        missing = max(server.min_servers - len(active), server.min_spare_servers - len(idle))
+        for _ in range(min(missing, server.max_servers - len(active))):
+            self.spawn_worker()
+        surplus = min(len(idle) - server.max_spare_servers, len(active) - server.min_servers)
+        for record in idle[:max(surplus, 0)]:
+            self.retire_worker(record)
+
+    def spawn_worker(self) -> None:
+        """Fork a worker of the current configuration."""
+        status = WorkerStatus()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(self._worker_main(status))
+        self.workers[pid] = WorkerRecord(pid, status, self.generation)
+        log.info("worker %d started", pid)
+
+    def _worker_main(self, status: WorkerStatus) -> int:
+        """The child's side of the fork: never returns into the master's loop."""
+        code = 1
+        try:
+            signal.set_wakeup_fd(-1)
+            self.selector.close()
+            self._wakeup_receiver.close()
+            self._wakeup_sender.close()
+            for signum in SIGNALS:
+                signal.signal(signum, signal.SIG_DFL)
+            self.engine.after_fork()
+            code = Worker(self.engine, self.listeners, status).run()
+        except BaseException:  # whatever happens, the child must not return into the master
+            log.exception("worker failed")
+        finally:
+            logging.shutdown()
+        return code
+
+    def retire_worker(self, record: WorkerRecord) -> None:
+        """Ask a worker to finish what it holds and exit (SIGTERM)."""
+        record.retiring = True
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(record.pid, signal.SIGTERM)
+
+    def reap_workers(self) -> None:
+        """Collect every exited worker and log how it ended."""
+        while True:
+            try:
+                pid, wait_status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:  # no children left: every record is stale
+                pid, wait_status = next(iter(self.workers), 0), 0
+            if pid == 0:
+                return
+            record = self.workers.pop(pid, None)
+            if record is None:
+                continue
+            requests = record.status.read()[2]
+            record.status.close()
+            if os.WIFSIGNALED(wait_status):
+                log.error("worker %d killed by signal %d after %d requests",
+                          pid, os.WTERMSIG(wait_status), requests)
+            elif os.waitstatus_to_exitcode(wait_status) != 0:
+                log.error("worker %d exited with status %d after %d requests",
+                          pid, os.waitstatus_to_exitcode(wait_status), requests)
+            else:
+                log.info("worker %d exited after %d requests", pid, requests)
+
+    def murder_hung_workers(self) -> None:
+        """SIGKILL workers whose heartbeat stopped (stuck beyond ``request_timeout``)."""
+        limit = self.server.request_timeout + HEARTBEAT_GRACE
+        for record in list(self.workers.values()):
+            age = record.status.read()[0]
+            if age > limit:
+                log.error("worker %d sent no heartbeat for %.0f s: killing it", record.pid, age)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(record.pid, signal.SIGKILL)
+
+    def stop(self, graceful: bool) -> None:
+        """Stop every worker (TERM and wait, or KILL) and leave the main loop."""
+        self.stopping = True
+        for listener in self.listeners:
+            listener.close()
+        sig = signal.SIGTERM if graceful else signal.SIGKILL
+        for pid in list(self.workers):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + self.server.read_timeout + self.server.request_timeout + 5
+        while self.workers and time.monotonic() < deadline:
+            self.reap_workers()
+            if self.workers:
+                self._sleep(0.2)
+        for pid in list(self.workers):
+            log.error("worker %d did not stop in time: killing it", pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        while self.workers:
+            self.reap_workers()
+            if self.workers:
+                time.sleep(0.05)
+        self.engine.close()
+        log.log(NOTICE, "master exiting")

@@ -1,0 +1,60 @@
+"""A worker's status shared with the master: heartbeat, state and requests served.
+
+Each worker gets a tiny anonymous shared memory page, mapped by the master
+before the fork. The worker writes, the master only reads: no locks and no
+system call per request (a torn read is harmless, the next tick re-reads).
+"""
+
+from __future__ import annotations
+
+import enum
+import mmap
+import struct
+import time
+
+_LAYOUT = struct.Struct("=dII")  # heartbeat (monotonic seconds), state, requests served
+
+
+class WorkerState(enum.IntEnum):
+    """What a worker is doing, as the master counts it for spares."""
+
+    IDLE = 0
+    BUSY = 1
+    DRAINING = 2
+
+
+class WorkerStatus:
+    """The shared status page of one worker."""
+
+    def __init__(self) -> None:
+        self._page = mmap.mmap(-1, mmap.PAGESIZE, flags=mmap.MAP_SHARED)
+        self._state = WorkerState.IDLE
+        self._requests = 0
+        self.beat()
+
+    def _write(self) -> None:
+        _LAYOUT.pack_into(self._page, 0, time.monotonic(), self._state, self._requests)
+
+    def beat(self) -> None:
+        """Prove liveness (the worker's loop calls this at least once a second)."""
+        self._write()
+
+    def set_state(self, state: WorkerState) -> None:
+        """Publish a new state (and beat)."""
+        self._state = state
+        self._write()
+
+    def count_request(self) -> int:
+        """One more request served; the new total."""
+        self._requests += 1
+        self._write()
+        return self._requests
+
+    def read(self) -> tuple[float, WorkerState, int]:
+        """Heartbeat age in seconds, state and requests served, as last written by the worker."""
+        heartbeat, state, requests = _LAYOUT.unpack_from(self._page, 0)
+        return time.monotonic() - heartbeat, WorkerState(state), requests
+
+    def close(self) -> None:
+        """Unmap the page (the master does this when the worker is reaped)."""
+        self._page.close()
