@@ -1,0 +1,150 @@
+"""SPF: checks the HELO name and the sender against their SPF policies."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from mtpolicyd_core.address_list import AddressList
+from mtpolicyd_core.dns_lookup import configured_resolver
+from mtpolicyd_core.options import NUM, STR, Option, maybe
+from mtpolicyd_core.plugin import Plugin
+from mtpolicyd_core.request import Request
+from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.scoring import Scoring
+from mtpolicyd_core.spf_check import SpfLimits, SpfResult, SpfServer, evaluate
+
+
+class SPF(Scoring, Plugin):
+    """Sender Policy Framework checks: first of the HELO name (unless `check_helo = off`; a pass there
+    decides nothing), then of the sender (`postmaster@<helo>` for the null sender). `fail` adds
+    ``fail_score`` and rejects in `fail_mode = reject`; `pass` adds ``pass_score`` and answers dunno in
+    `pass_mode = accept`/`dunno`; `neutral` and `none` do nothing. 2.x also acts on `softfail`,
+    `temperror` (defer) and `permerror` (reject); 1.17 ignores them. Local and ``whitelist`` addresses
+    are not checked."""
+
+    enabled = Option(STR, default="on", user_config=True, doc="`off` disables the check")
+    pass_score = Option(maybe(NUM), doc="score added on `pass`")
+    pass_mode = Option(STR, default="passive", user_config=True, doc="`passive`, or `accept`/`dunno`")
+    softfail_score = Option(maybe(NUM), doc="2.x: score added on `softfail`")
+    softfail_mode = Option(
+        STR, default="passive", user_config=True, doc="2.x: `passive`, `accept`/`dunno` or `reject`"
+    )
+    fail_score = Option(maybe(NUM), doc="score added on `fail`")
+    fail_mode = Option(STR, default="reject", user_config=True, doc="`reject` or `passive`")
+    reject_message = Option(
+        STR,
+        default="SPF validation failed: %LOCAL_EXPL%",
+        doc="text after `reject`; `%LOCAL_EXPL%` is the local explanation, `%AUTH_EXPL%` the domain's",
+    )
+    default_authority_explanation = Option(
+        STR,
+        default="See http://www.%{d}/why/id=%{S};ip=%{I};r=%{R}",
+        doc="explanation used for `%AUTH_EXPL%` when the domain gives none",
+    )
+    hostname = Option(STR, default="", doc="this host's name for the `%{r}` macro")
+    whitelist = Option(STR, default="", doc="comma separated addresses or networks not checked")
+    max_dns_interactive_terms = Option(maybe(NUM), default="10", doc="2.x: DNS-querying terms allowed")
+    max_name_lookups_per_term = Option(
+        maybe(NUM), default="10", doc="2.x: names looked up per term (only the RFC default 10 is supported)"
+    )
+    max_void_dns_lookups = Option(
+        maybe(NUM), default="2", doc="2.x: empty DNS answers allowed (only the RFC default 2 is supported)"
+    )
+    temperror_score = Option(maybe(NUM), doc="2.x: score added on `temperror`")
+    temperror_mode = Option(STR, default="defer", doc="2.x: `passive`, `dunno`, or anything else to defer")
+    permerror_score = Option(maybe(NUM), doc="2.x: score added on `permerror`")
+    permerror_mode = Option(STR, default="reject", doc="2.x: `passive`, or anything else to reject")
+    check_helo = Option(STR, default="on", doc="`off`: check only the sender")
+
+    def init(self) -> None:
+        for option, rfc_default in (("max_name_lookups_per_term", 10), ("max_void_dns_lookups", 2)):
+            value = getattr(self, option)
+            if value is not None and value != rfc_default:
+                self.logger.warning(
+                    "%s: %s other than %d is not supported, using it", self.name, option, rfc_default
+                )
+        self.whitelisted = AddressList(self.whitelist)
+
+    @cached_property
+    def server(self) -> SpfServer:
+        """Resolver, limits and explanation settings of this plugin's evaluations."""
+        terms = self.max_dns_interactive_terms
+        limits = SpfLimits(dns_interactive_terms=10 if terms is None or self.dialect == "1" else int(terms))
+        return SpfServer(configured_resolver(), limits, self.hostname, self.default_authority_explanation)
+
+    def run(self, request: Request) -> list[PluginResult]:
+        if self.get_uc(request, "enabled") == "off":
+            return []
+        if not request.is_attr_defined("client_address"):
+            self.debug(request, "cant check SPF without client_address")
+            return []
+        ip = request.attr("client_address") or ""
+        if self.whitelisted.contains(ip):
+            self.debug(request, "skipping SPF checks for local or whitelisted ip")
+            return []
+        sender = request.attr("sender")
+        helo = request.attr("helo_name")
+        if helo is not None and request.is_attr_defined("helo_name") and self.check_helo != "off":
+            helo_results = self.judge(request, "helo", evaluate("helo", helo, ip, None, self.server))
+            if helo_results is not None:
+                return helo_results
+            if not request.is_attr_defined("sender"):
+                sender = f"postmaster@{helo}"
+                self.debug(request, f"null sender, building sender from HELO: {sender}")
+        if sender is None:
+            self.debug(request, "skipping SPF check because of null sender, consider setting check_helo=on")
+            return []
+        result = evaluate("mfrom", sender, ip, helo or None, self.server)
+        return self.judge(request, "mfrom", result) or []
+
+    def judge(self, request: Request, scope: str, result: SpfResult) -> list[PluginResult] | None:
+        """The answer for one result; None when the check decided nothing (the sender check follows)."""
+        code, explanation = result.code, result.local_explanation
+        if code == "neutral":
+            self.debug(request, f"SPF {scope} status neutral. (no SPF records)")
+            return None
+        if code == "fail":
+            self.debug(request, f"SPF {scope} check failed: {explanation}")
+            self.score_once(request, self.fail_score)
+            return self.reject(result) if self.get_uc(request, "fail_mode") == "reject" else []
+        if code == "pass":
+            self.debug(request, f"SPF {scope} check passed")
+            if scope == "helo":
+                return None
+            self.score_once(request, self.pass_score)
+            return [PluginResult.dunno()] if self.get_uc(request, "pass_mode") in ("accept", "dunno") else []
+        if self.dialect != "1" and code == "softfail":
+            self.debug(request, f"SPF {scope} check returned softfail {explanation}")
+            self.score_once(request, self.softfail_score)
+            mode = self.get_uc(request, "softfail_mode")
+            if mode == "reject":
+                return self.reject(result)
+            return [PluginResult.dunno()] if mode in ("accept", "dunno") else []
+        if self.dialect != "1" and code in ("temperror", "permerror"):
+            return self.spf_error(request, scope, result)
+        self.debug(request, f"spf {scope} check failed: {explanation}")
+        return None
+
+    def spf_error(self, request: Request, scope: str, result: SpfResult) -> list[PluginResult]:
+        """2.x: a temp/perm error scores and defers/rejects; like the original, `dunno` is read
+        from ``temperror_mode`` for both errors, and the action word does not follow the mode."""
+        self.debug(request, f"SPF {scope} failed with {result.code} {result.local_explanation}")
+        temporary = result.code == "temperror"
+        self.score_once(request, self.temperror_score if temporary else self.permerror_score)
+        if (self.temperror_mode if temporary else self.permerror_mode) == "passive":
+            return []
+        if self.temperror_mode == "dunno":
+            return [PluginResult.dunno()]
+        action = "defer" if temporary else "reject"
+        return [PluginResult(f"{action} spf {scope} check failed: {result.local_explanation}", abort=True)]
+
+    def score_once(self, request: Request, score: object) -> None:
+        """Add the score of a result, once per mail."""
+        if score is not None and not request.is_already_done(f"{self.name}-score"):
+            self.add_score(request, self.name, score)
+
+    def reject(self, result: SpfResult) -> list[PluginResult]:
+        """``reject`` and the message with its explanations."""
+        message = self.reject_message.replace("%LOCAL_EXPL%", result.local_explanation, 1)
+        message = message.replace("%AUTH_EXPL%", result.authority_explanation, 1)
+        return [PluginResult(f"reject {message}", abort=True)]

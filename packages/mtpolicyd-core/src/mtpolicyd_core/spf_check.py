@@ -1,0 +1,177 @@
+"""One SPF evaluation (pyspf) with results explained as the original's Mail::SPF explains them.
+
+Only the texts the policy answers show are rebuilt: the local explanation of a
+``fail``/``softfail`` caused by a mechanism, and the usual perm/temp errors.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import dns.resolver
+import spf
+
+#: seconds one evaluation may spend on DNS in all
+SPF_QUERY_TIME = 5.0
+
+_VERDICTS = {"pass": "is authorized", "fail": "is not authorized", "softfail": "is not authorized"}
+_FALSE_FAILURES = ", however domain is not currently prepared for false failures"
+_SENDER_IP_MECHANISMS = ("a", "mx", "ptr", "ip4", "ip6")
+
+
+@dataclass(frozen=True)
+class SpfResult:
+    """The result code (`pass`, `fail`, `softfail`, `neutral`, `none`, `permerror`, `temperror`)
+    and the local explanation, as Mail::SPF's ``code`` and ``local_explanation``."""
+
+    code: str
+    local_explanation: str
+    authority_explanation: str = ""
+
+
+@dataclass(frozen=True)
+class SpfLimits:
+    """RFC 7208 processing limits."""
+
+    dns_interactive_terms: int = 10
+
+
+class _Query(spf.query):  # type: ignore[misc]
+    """pyspf's query, noting the domain whose record matched and honouring our lookup limit."""
+
+    def __init__(self, limits: SpfLimits, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.limits = limits
+        self.matched_domain: str | None = None
+
+    def check0(self, record: str, recursion: int) -> Any:
+        result = super().check0(record, recursion)
+        if recursion == 0 and self.matched_domain is None and self.mechanism is not None:
+            self.matched_domain = self.d
+        return result
+
+    def check_lookups(self) -> None:
+        self.lookups += 1
+        if self.lookups > self.limits.dns_interactive_terms:
+            raise spf.PermError(
+                f"Maximum DNS-interactive terms limit ({self.limits.dns_interactive_terms}) exceeded"
+            )
+
+
+@dataclass(frozen=True)
+class SpfServer:
+    """What every evaluation of one plugin shares: resolver, limits, this host and default explanation."""
+
+    resolver: dns.resolver.Resolver
+    limits: SpfLimits
+    hostname: str
+    default_authority_explanation: str
+
+
+def evaluate(scope: str, identity: str, ip: str, helo: str | None, server: SpfServer) -> SpfResult:
+    """Check ``identity`` (a HELO name, or a sender address for scope `mfrom`) for ``ip``."""
+    if not identity:
+        raise ValueError("'identity' option must not be empty")
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        raise ValueError(f"Invalid IP address '{ip}'") from None
+    domain = identity.rpartition("@")[2] if "@" in identity else identity
+    domain = domain.rstrip(".").lower() if not domain.endswith("..") else domain.lower()
+    sender = identity if "@" in identity else f"postmaster@{identity}"
+    dns.resolver.default_resolver = server.resolver  # pyspf asks dnspython's default resolver
+    query = _Query(
+        server.limits,
+        i=ip,
+        s=sender,
+        h=helo or identity,
+        receiver=server.hostname or socket.gethostname(),
+        querytime=SPF_QUERY_TIME,
+    )
+    code, _, message = query.check()
+    if code in _VERDICTS and query.mechanism is not None:
+        text = mechanism_explanation(code, query.mechanism, identity, scope, address)
+        where = query.matched_domain or domain
+        prefix = domain if where == domain else f"{domain} ... {where}"
+        authority = authority_explanation(query, identity, where, message, server) if code == "fail" else ""
+        return SpfResult(code, sanitize(f"{prefix}: {text}"), authority)
+    return SpfResult(code, sanitize(f"{domain}: {error_text(code, message)}"))
+
+
+def authority_explanation(query: Any, identity: str, domain: str, message: str, server: SpfServer) -> str:
+    """A fail's explanation by the domain (``exp=``), else the configured default, macros expanded
+    with the checked identity as ``%{s}`` and the deciding domain as ``%{d}``."""
+    if message != spf.EXPLANATIONS["fail"]:
+        return message
+    query.s, query.d = identity, domain
+    try:
+        return str(query.expand(server.default_authority_explanation, stripdot=False))
+    except (spf.PermError, spf.TempError):
+        return ""
+
+
+def mechanism_explanation(
+    code: str, term: str, identity: str, scope: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address
+) -> str:
+    """Mail::SPF's sentence for a result a mechanism decided, naming the mechanism."""
+    mechanism = mail_spf_mechanism(term)
+    name = mechanism.lstrip("+-~?").split(":")[0].split("/")[0]
+    if name in _SENDER_IP_MECHANISMS:
+        who, by_default = str(address.ipv4_mapped or address) if address.version == 6 else str(address), ""
+    else:
+        who, by_default = "Sender", " by default" if name == "all" else ""
+    sentence = f"{who} {_VERDICTS[code]}{by_default} to use '{identity}' in '{scope}' identity"
+    if code == "softfail":
+        sentence += _FALSE_FAILURES
+    return f"{sentence} (mechanism '{mechanism}' matched)"
+
+
+def mail_spf_mechanism(term: str) -> str:
+    """A mechanism as Mail::SPF writes it: no `+`, lower-case name, default prefix lengths left out."""
+    qualifier = term[0] if term[:1] in ("+", "-", "~", "?") else ""
+    match = re.fullmatch(r"([A-Za-z0-9]+)(?::([^/]*))?(/.*)?", term[len(qualifier) :])
+    if match is None:
+        return term
+    name, spec, lengths = match.group(1).lower(), match.group(2) or "", match.group(3) or ""
+    ipv4_length, _, ipv6_length = lengths.partition("//")
+    if name == "ip6":
+        spec, ipv4_length = str(ipaddress.ip_address(spec)), "" if lengths == "/128" else lengths
+    elif ipv4_length == "/32":
+        ipv4_length = ""
+    suffix = ipv4_length + ("" if ipv6_length in ("", "128") else f"//{ipv6_length}")
+    return f"{qualifier.replace('+', '')}{name}{':' + spec if spec else ''}{suffix}"
+
+
+_ERROR_TEXTS = (
+    (r"Unknown mechanism found: (.*)", "Unknown mechanism type '{0}' in 'v=spf1' record"),
+    (r"Two or more type TXT spf records found\.?", "Redundant applicable 'v=spf1' sender policies found"),
+    (
+        r"No valid SPF record for included domain: ([^:]*)(?::.*)?",
+        "Included domain '{0}' has no applicable sender policy",
+    ),
+    (r"Void lookup limit of (\d+) exceeded", "Maximum void DNS look-ups limit ({0}) exceeded"),
+    (r"(Maximum DNS-interactive terms limit .*)", "{0}"),
+    (r"More than \d+ DNS lookups|Too many DNS lookups", "Maximum DNS-interactive terms limit (10) exceeded"),
+)
+
+
+def error_text(code: str, message: str) -> str:
+    """Mail::SPF's wording of a pyspf error message where they are known to differ."""
+    detail = re.sub(r"^SPF (Permanent|Temporary) Error: ", "", message)
+    for pattern, wording in _ERROR_TEXTS:
+        match = re.fullmatch(pattern, detail)
+        if match:
+            return wording.format(*match.groups())
+    if code == "none":
+        return "No applicable sender policy available"
+    return detail
+
+
+def sanitize(text: str) -> str:
+    """Control and non-ASCII characters as ``\\xNN`` escapes, as Mail::SPF::Util does."""
+    text = re.sub(r"[\x00-\x1f\x7f-\xff]", lambda m: f"\\x{ord(m.group(0)):02x}", text)
+    return re.sub(r"[\u0100-\uffff]", lambda m: f"\\x{{{ord(m.group(0)):04x}}}", text)
