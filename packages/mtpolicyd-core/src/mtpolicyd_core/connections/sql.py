@@ -40,6 +40,14 @@ def engine_arguments(url: URL, timeout: float) -> dict[str, Any]:
     return {"pool_pre_ping": True}
 
 
+def concurrent_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    """Write-ahead log: readers never wait for the writer, and commits need no full sync."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 class SqlConnection:
     """Options ``url`` (or Perl ``dsn``, translated), ``user``, ``password``, ``timeout`` (seconds)."""
 
@@ -58,6 +66,8 @@ class SqlConnection:
         """The engine (a pool of DB-API connections, opened on use)."""
         if self._engine is None:
             self._engine = sqlalchemy.create_engine(self.url, **engine_arguments(self.url, self.timeout))
+            if self.url.get_backend_name() == "sqlite":
+                sqlalchemy.event.listen(self._engine, "connect", concurrent_sqlite)
         return self._engine
 
     def reconnect(self) -> None:

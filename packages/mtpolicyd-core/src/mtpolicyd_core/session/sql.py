@@ -12,13 +12,18 @@ import time
 import sqlalchemy
 from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, String, Table, and_
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.sql.expression import Executable
 
 from mtpolicyd_core.connections.sql import SqlConnection
 
 DEFAULT_TABLE = "mtpolicyd_session"
 #: stores between two sweeps of expired rows (per worker)
 SWEEP_EVERY = 100
+#: MariaDB/MySQL errors of concurrent writers: deadlock victim, lock wait timeout
+CONTENTION_CODES = (1213, 1205)
+#: attempts of a write that must not be given up on contention (releasing a lock, storing)
+WRITE_ATTEMPTS = 5
 
 
 def session_table(name: str) -> Table:
@@ -29,6 +34,12 @@ def session_table(name: str) -> Table:
         Column("value", LargeBinary(2**24 - 1), nullable=False),
         Column("expires", BigInteger, nullable=False, index=True),
     )
+
+
+def is_contention(error: OperationalError) -> bool:
+    """A deadlock victim or lock-wait timeout (MariaDB), or a busy database (SQLite): nothing changed."""
+    code = error.orig.args[0] if error.orig is not None and error.orig.args else None
+    return code in CONTENTION_CODES or "database is locked" in str(error.orig)
 
 
 def now_ms() -> int:
@@ -66,27 +77,45 @@ class SqlBackend:
         return engine
 
     def add_lock(self, key: str, token: str, ttl: int) -> bool:
-        """INSERT the lock row; if it exists but expired, take it over atomically."""
+        """INSERT the lock row; if it exists but expired, take it over atomically.
+
+        Losing to a concurrent writer (deadlock victim, busy database) counts as "locked".
+        """
         now = now_ms()
         row = {"key": key, "value": token.encode(), "expires": now + ttl * 1000}
-        engine = self.engine
-        try:
-            with engine.begin() as conn:
-                conn.execute(self.table.insert().values(row))
-            return True
-        except IntegrityError:
-            pass
         takeover = (self.table.update()
                     .where(and_(self.table.c.key == key, self.table.c.expires < now))
                     .values(value=row["value"], expires=row["expires"]))
-        with engine.begin() as conn:
-            return conn.execute(takeover).rowcount == 1
+        engine = self.engine
+        try:
+            try:
+                with engine.begin() as conn:
+                    conn.execute(self.table.insert().values(row))
+                return True
+            except IntegrityError:
+                with engine.begin() as conn:
+                    return conn.execute(takeover).rowcount == 1
+        except OperationalError as error:
+            if is_contention(error):
+                return False
+            raise
+
+    def _write(self, statement: Executable) -> int:
+        """Run one write, again when it lost to a concurrent writer; the rows it matched."""
+        attempt = 1
+        while True:
+            try:
+                with self.engine.begin() as conn:
+                    return conn.execute(statement).rowcount
+            except OperationalError as error:
+                if attempt == WRITE_ATTEMPTS or not is_contention(error):
+                    raise
+                attempt += 1
 
     def delete_lock(self, key: str, token: str) -> None:
         """DELETE the lock row while it holds our token."""
-        with self.engine.begin() as conn:
-            conn.execute(self.table.delete().where(
-                and_(self.table.c.key == key, self.table.c.value == token.encode())))
+        self._write(self.table.delete().where(
+            and_(self.table.c.key == key, self.table.c.value == token.encode())))
 
     def get(self, key: str) -> bytes | None:
         """The value of an unexpired row."""
@@ -99,18 +128,16 @@ class SqlBackend:
     def set(self, key: str, value: bytes, ttl: int) -> None:
         """UPDATE the row, or INSERT it; every SWEEP_EVERY stores also delete expired rows."""
         expires = now_ms() + ttl * 1000
-        with self.engine.begin() as conn:
-            update = self.table.update().where(self.table.c.key == key).values(value=value, expires=expires)
-            if conn.execute(update).rowcount == 0:
-                conn.execute(self.table.insert().values(key=key, value=value, expires=expires))
+        update = self.table.update().where(self.table.c.key == key).values(value=value, expires=expires)
+        if self._write(update) == 0:
+            self._write(self.table.insert().values(key=key, value=value, expires=expires))
         self._stores += 1
         if self._stores % SWEEP_EVERY == 0:
             self.sweep()
 
     def sweep(self) -> None:
         """Delete expired sessions and locks."""
-        with self.engine.begin() as conn:
-            conn.execute(self.table.delete().where(self.table.c.expires < now_ms()))
+        self._write(self.table.delete().where(self.table.c.expires < now_ms()))
 
     def reconnect(self) -> None:
         """Re-open the connection."""

@@ -1,0 +1,108 @@
+"""Many processes on one session: no lost update; a dead holder blocks for lock_timeout at most."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from multiprocessing.connection import Connection
+
+import pytest
+from mtpolicyd_core.config.model import Config, ServerConfig, VirtualHostConfig
+from mtpolicyd_core.config.tree import Block, Location, Setting
+from mtpolicyd_core.engine import PolicyEngine
+from mtpolicyd_core.errors import SessionLockError
+
+from integration.session.conftest import BackendSpec
+
+PROCESSES = 8
+INCREMENTS = 500
+HERE = Location("test.conf", 1)
+
+
+def increment(backend: BackendSpec, instance: str, times: int, report: Connection) -> None:
+    """``times`` full lock, load, +1, store cycles; a lock that cannot be had is tried again."""
+    try:
+        cache = backend.open()
+        failures = 0
+        done = 0
+        while done < times:
+            try:
+                session = cache.retrieve(instance)
+            except SessionLockError:
+                failures += 1
+                continue
+            session["counter"] = session.get("counter", 0) + 1
+            cache.store(session)
+            done += 1
+        report.send(failures)
+    except Exception as error:  # the parent must hear about it, not wait forever
+        report.send(repr(error))
+
+
+def receive(receiver: Connection, timeout: float) -> object:
+    """The next report of a child process, or a failure after ``timeout`` seconds."""
+    if not receiver.poll(timeout):
+        pytest.fail(f"no report from a child process within {timeout} s")
+    return receiver.recv()
+
+
+def test_parallel_increments_are_never_lost(backend: BackendSpec) -> None:
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    workers = [context.Process(target=increment, args=(backend, "counted", INCREMENTS, sender))
+               for _ in range(PROCESSES)]
+    for worker in workers:
+        worker.start()
+    failures = [receive(receiver, 120) for _ in workers]
+    for worker in workers:
+        worker.join(10)
+    assert all(isinstance(count, int) for count in failures), failures
+    cache = backend.open()
+    assert cache.retrieve("counted")["counter"] == PROCESSES * INCREMENTS, f"lock failures: {failures}"
+
+
+def hold_lock_then_wait_to_be_killed(backend: BackendSpec, locked: Connection) -> None:
+    backend.open().retrieve("orphan")
+    locked.send(time.monotonic())
+    time.sleep(60)
+
+
+def test_killed_holder_blocks_others_for_at_most_lock_timeout(backend: BackendSpec) -> None:
+    spec = backend.with_settings(lock_timeout=2)
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    holder = context.Process(target=hold_lock_then_wait_to_be_killed, args=(spec, sender))
+    holder.start()
+    locked_at = receive(receiver, 10)
+    assert isinstance(locked_at, float)
+    os.kill(holder.pid, signal.SIGKILL)  # type: ignore[arg-type]
+    holder.join()
+    cache = spec.open()
+    with pytest.raises(SessionLockError):
+        cache.retrieve("orphan")
+    while True:
+        try:
+            cache.retrieve("orphan")
+            break
+        except SessionLockError:
+            assert time.monotonic() - locked_at < 2 + 1.5, "lock outlived lock_timeout"
+    # memcached counts expiry in whole seconds: the lock lives at most lock_timeout (+1 s rounding)
+    assert time.monotonic() - locked_at > 0.9
+
+
+def test_exhausted_lock_retries_give_the_configured_failure_answer(backend: BackendSpec) -> None:
+    spec = backend.with_settings(failure_mode="action", failure_action="defer_if_permit busy")
+    spec.open().retrieve("busy")
+    settings = (Setting("module", "Action", HERE), Setting("action", "dunno", HERE))
+    answer = Block("Plugin", "answer", HERE, settings)
+    config = Config(path="test.conf", dialect="2", server=ServerConfig(), connections=(),
+                    session_cache=spec.settings, vhosts=(VirtualHostConfig("1", "test", (answer,), HERE),),
+                    root=Block("root", None, HERE))
+    engine = PolicyEngine(config, session_cache=spec.open())
+    started = time.monotonic()
+    result = engine.process(engine.vhosts[0], {"request": "smtpd_access_policy", "instance": "busy"})
+    assert result.as_policyd_response() == "action=defer_if_permit busy\n\n"
+    # 49 attempts, sleeping 50 us * 1 ... 49 in between: about 61 ms plus round trips
+    assert time.monotonic() - started < 2

@@ -1,0 +1,87 @@
+"""Stateful property test: lock, load, store and corrupt content against a model, on every back-end."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+from mtpolicyd_core.errors import SessionLockError
+from mtpolicyd_core.request import Session
+
+from integration.session.conftest import BackendSpec
+
+# not "lock_a": like the original, its session key would be the lock key of "a" (Postfix never sends it)
+INSTANCES = st.sampled_from(["a", "b"])
+WORKERS = st.integers(0, 1)
+_examples = itertools.count(1)
+
+
+def session_machine(backend: BackendSpec) -> type[RuleBasedStateMachine]:
+    """A machine of two workers sharing ``backend``; one lock attempt each, so contention fails fast."""
+
+    class SessionMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            spec = backend.with_settings(namespace=f"{backend.settings.namespace}{next(_examples)}-",
+                                         lock_max_retry=2, lock_wait=1)
+            self.caches = [spec.open(), spec.open()]
+            self.stored: dict[str, Session] = {}
+            self.holder: dict[str, int] = {}
+            self.held: dict[tuple[int, str], Session] = {}
+
+        @rule(worker=WORKERS, instance=INSTANCES)
+        def lock_and_load(self, worker: int, instance: str) -> None:
+            if instance in self.holder:
+                with pytest.raises(SessionLockError):
+                    self.caches[worker].retrieve(instance)
+                return
+            session = self.caches[worker].retrieve(instance)
+            assert session == self.stored.get(instance, {"_instance": instance})
+            self.holder[instance] = worker
+            self.held[(worker, instance)] = session
+
+        @precondition(lambda self: self.held)
+        @rule(data=st.data(), value=st.integers() | st.text(max_size=5) | st.floats(allow_nan=False))
+        def store_and_unlock(self, data: st.DataObject, value: object) -> None:
+            worker, instance = data.draw(st.sampled_from(sorted(self.held)))
+            session = self.held.pop((worker, instance))
+            session["value"] = value
+            session["count"] = session.get("count", 0) + 1
+            self.caches[worker].store(session)
+            self.stored[instance] = dict(session)
+            del self.holder[instance]
+
+        @rule(instance=INSTANCES)
+        def corrupt_stored_content(self, instance: str) -> None:
+            cache = self.caches[0]
+            cache.backend.set(cache.session_key(instance), b"\x80\x04garbage", 300)
+            self.stored.pop(instance, None)
+
+        def teardown(self) -> None:
+            for cache in self.caches:
+                cache.close()
+
+    return SessionMachine
+
+
+def test_sessions_behave_like_the_model(backend: BackendSpec) -> None:
+    machine = session_machine(backend)
+    budget = settings(max_examples=12, stateful_step_count=12, deadline=None)
+    run_state_machine_as_test(machine, settings=budget)
+
+
+def test_sessions_and_locks_expire(backend: BackendSpec) -> None:
+    short = backend.with_settings(expire=1, lock_timeout=1, lock_max_retry=2)
+    cache, other = short.open(), short.open()
+    session = cache.retrieve("abc")
+    session["score"] = 1
+    cache.store(session)
+    other.retrieve("abc")  # held and never released
+    with pytest.raises(SessionLockError):
+        cache.retrieve("abc")
+    time.sleep(2.2)
+    assert cache.retrieve("abc") == {"_instance": "abc"}
