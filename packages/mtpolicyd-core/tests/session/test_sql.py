@@ -9,6 +9,7 @@ from mtpolicyd_core.config.model import ConnectionConfig
 from mtpolicyd_core.connections.sql import SqlConnection
 from mtpolicyd_core.session import sql
 from mtpolicyd_core.session.sql import SqlBackend
+from sqlalchemy.exc import OperationalError
 
 
 @pytest.fixture
@@ -60,3 +61,26 @@ def test_sweep_deletes_expired_rows(backend: SqlBackend, clock: list[int]) -> No
     with backend.engine.connect() as conn:
         keys = [row[0] for row in conn.execute(backend.table.select())]
     assert keys == ["new"]
+
+
+@pytest.mark.parametrize(("driver_error", "contention"), [
+    (Exception(1213, "Deadlock found when trying to get lock"), True),
+    (Exception(1205, "Lock wait timeout exceeded"), True),
+    (Exception("database is locked"), True),
+    (Exception(2003, "Can't connect to MySQL server"), False),
+    (Exception("no such table: x"), False),
+])
+def test_losing_to_concurrent_writers_is_told_apart_from_failures(
+    driver_error: Exception, contention: bool
+) -> None:
+    assert sql.is_contention(OperationalError("INSERT", {}, driver_error)) is contention
+
+
+def test_lock_lost_to_a_concurrent_writer_counts_as_locked(
+    backend: SqlBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def deadlock(*_args: object) -> None:
+        raise OperationalError("INSERT", {}, Exception(1213, "Deadlock found"))
+
+    monkeypatch.setattr(backend.table, "insert", deadlock)
+    assert backend.add_lock("lock_abc", "one", 10) is False
