@@ -63,3 +63,12 @@ def test_missing_connection_is_a_config_error(tmp_path: Path) -> None:
 def test_connection_of_the_wrong_kind_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="connection db is not a Redis connection"):
         build_session_cache(SessionCacheConfig(module="Redis", connection="db"), pool(tmp_path))
+
+
+def test_memcached_namespace_of_the_connection_is_not_prefixed_twice(tmp_path: Path) -> None:
+    connections = ConnectionPool([ConnectionConfig("memcached", "Memcached", {"namespace": "mt-"})])
+    cache = build_session_cache(SessionCacheConfig(module="Memcached", namespace="mt-"), connections)
+    assert isinstance(cache, LockingSessionCache)
+    assert cache.lock_key("abc") == "lock_abc"
+    assert isinstance(cache.backend, MemcachedBackend)
+    assert cache.backend.connection.handle.key_prefix == b"mt-"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from mtpolicyd_core.config.model import SessionCacheConfig
@@ -46,4 +47,7 @@ def build_session_cache(config: SessionCacheConfig, connections: ConnectionPool)
     if not isinstance(connection, connection_class):
         raise _config_error(config, f"SessionCache {config.module}: connection {name} is not a"
                                     f" {config.module} connection")
+    if isinstance(connection, MemcachedConnection):
+        # the memcached client already prefixes its connection's namespace (plugins share it): not twice
+        config = replace(config, namespace=config.namespace.removeprefix(connection.namespace))
     return LockingSessionCache(make_backend(connection, config), config)
