@@ -93,6 +93,8 @@ class Master:
                 getattr(self, f"handle_{SIGNALS[signum]}")()
                 continue
             self._sleep(TICK)
+            if self.signal_queue:
+                continue
             self.murder_hung_workers()
             self.manage_workers()
         return 0
@@ -182,9 +184,14 @@ class Master:
         status = WorkerStatus()
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            os._exit(self._worker_main(status))
+        # blocked until the worker has its own handlers: a TERM in between must not be lost
+        signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                os._exit(self._worker_main(status))
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
         self.workers[pid] = WorkerRecord(pid, status, self.generation)
         log.info("worker %d started", pid)
 

@@ -79,10 +79,12 @@ class Worker:
         for listener in self.listeners:
             self.selector.register(listener.sock, selectors.EVENT_READ, listener)
         log.debug("worker started")
-        while self.accepting or self.connections:
+        while True:
             self.status.beat()
             if self.stop_requested and self.accepting:
                 self.retire("shutting down")
+            if not self.accepting and not self.connections:
+                break
             if not self.accepting and time.monotonic() > self.drain_deadline:
                 self._close_all("drain timeout")
                 break
@@ -110,6 +112,7 @@ class Worker:
         sender.setblocking(False)
         signal.set_wakeup_fd(sender.fileno(), warn_on_full_buffer=False)
         self.selector.register(receiver, selectors.EVENT_READ, sender)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])  # the master forked us with signals blocked
         return receiver
 
     def retire(self, why: str) -> None:
