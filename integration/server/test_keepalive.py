@@ -38,7 +38,9 @@ def test_concurrent_keepalive_connections_get_their_own_answers(python_mtpolicyd
     assert daemon.log_text().count("result=reject first") == CLIENTS * REQUESTS
 
 
-def test_max_keepalive_closes_the_connection_after_that_many_requests(python_mtpolicyd: DaemonFactory) -> None:
+def test_max_keepalive_closes_the_connection_after_that_many_requests(
+    python_mtpolicyd: DaemonFactory,
+) -> None:
     daemon = python_mtpolicyd(echo_config("first", settings="max_keepalive = 3\n"))
     with daemon.connect() as conn:
         for _ in range(3):
