@@ -7,6 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from mtpolicyd_core.connections.memcached import DEAD_TIMEOUT
 
 from integration.fixtures.daemons import MtpolicydDaemon
 from integration.fixtures.memcached import MemcachedServer
@@ -64,15 +65,34 @@ def request(instance: str) -> dict[str, str]:
             "client_address": "192.0.2.1", "recipient": "someone@example.org"}
 
 
-def send_mail(daemon: MtpolicydDaemon, instance: str) -> list[list[str]]:
-    """REQUESTS requests of one mail over CONNECTIONS kept-alive connections, half on each port."""
+def send_mail(daemon: MtpolicydDaemon, instance: str) -> list[list[str] | None]:
+    """REQUESTS requests of one mail over CONNECTIONS kept-alive connections, half on each port.
 
-    def one_connection(number: int) -> list[list[str]]:
-        with daemon.connect(daemon.ports[number % 2]) as conn:
-            return [conn.request(request(instance)) for _ in range(REQUESTS // CONNECTIONS)]
+    A request the daemon closes the connection on instead of answering gives None (and a new
+    connection for the next one).
+    """
+
+    def one_connection(number: int) -> list[list[str] | None]:
+        answers: list[list[str] | None] = []
+        conn = daemon.connect(daemon.ports[number % 2])
+        for _ in range(REQUESTS // CONNECTIONS):
+            try:
+                answers.append(conn.request(request(instance)))
+            except ConnectionError:
+                answers.append(None)
+                conn.close()
+                conn = daemon.connect(daemon.ports[number % 2])
+        conn.close()
+        return answers
 
     with ThreadPoolExecutor(CONNECTIONS) as pool:
         return [answer for answers in pool.map(one_connection, range(CONNECTIONS)) for answer in answers]
+
+
+def score(answer: list[str] | None) -> int:
+    """The score a ScoreAction answer reports."""
+    assert answer is not None and len(answer) == 1, answer
+    return int(answer[0].removeprefix("action=PREPEND X-Score: "))
 
 
 @pytest.mark.parametrize("dialect", ["2.x", "1.x"])
@@ -81,19 +101,23 @@ def test_parallel_requests_of_one_mail_each_add_to_one_score(
 ) -> None:
     daemon = python_mtpolicyd(CONFIGS[dialect], memcached=memcached_server.address)
     answers = send_mail(daemon, f"parallel-{dialect}")
-    scores = sorted(int(answer[0].removeprefix("action=PREPEND X-Score: ")) for answer in answers)
-    assert scores == list(range(1, REQUESTS + 1))
+    assert None not in answers
+    assert sorted(score(answer) for answer in answers) == list(range(1, REQUESTS + 1))
 
 
-def test_perl_original_agrees_on_the_parallel_score(
+def test_perl_original_loses_no_update_but_may_give_up_on_the_lock(
     perl_mtpolicyd: DaemonFactory, memcached_server: MemcachedServer
 ) -> None:
+    """The reference: with the same 61 ms retry window the original sometimes fails a request
+    ("could not acquire lock", connection closed); every answered one still saw its own score."""
     config = CONFIGS["2.x"].replace('  failure_mode = "action"\n', "").replace(
         '  failure_action = "defer_if_permit session store down"\n', "")
     daemon = perl_mtpolicyd(config, memcached=memcached_server.address)
     answers = send_mail(daemon, "parallel-perl")
-    scores = sorted(int(answer[0].removeprefix("action=PREPEND X-Score: ")) for answer in answers)
-    assert scores == list(range(1, REQUESTS + 1))
+    answered = [answer for answer in answers if answer is not None]
+    assert sorted(score(answer) for answer in answered) == list(range(1, len(answered) + 1))
+    if len(answered) < REQUESTS:
+        assert "could not acquire lock for session parallel-perl" in daemon.log_text()
 
 
 @pytest.mark.parametrize("dialect", ["2.x", "1.x"])
@@ -109,8 +133,7 @@ def test_memcached_outage_is_answered_by_the_failure_policy_and_recovered_from(
         answers = list(pool.map(lambda n: daemon.request(request(f"during-{n}")), range(20)))
     assert answers == [down] * 20
     memcached.start()
-    deadline = time.monotonic() + 10
-    while daemon.request(request("after")) == down:
-        assert time.monotonic() < deadline, "sessions did not come back after memcached restarted"
-        time.sleep(0.2)
-    assert daemon.request(request("after")) == ["action=PREPEND X-Score: 2"]
+    time.sleep(DEAD_TIMEOUT + 0.5)  # each worker tries a failed server again after DEAD_TIMEOUT
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda n: daemon.request(request(f"after-{n}")), range(20)))
+    assert answers == [["action=PREPEND X-Score: 1"]] * 20
