@@ -85,6 +85,9 @@ def serve(engine: PolicyEngine, args: argparse.Namespace) -> int:
     setup_logging(log_level, args.foreground, server.log_file, server.syslog_ident, server.syslog_facility)
     if server.pid_file:
         write_pid_file(server.pid_file)
+    if server.chroot:
+        log.warning("chroot is not supported (plugins are loaded on demand): ignoring chroot = %s",
+                    server.chroot)
     try:
         drop_privileges(server.user, server.group)
     except (KeyError, OSError) as error:
