@@ -19,8 +19,9 @@ GOOD = ["action=reject first 192.0.2.1"]
 
 @pytest.fixture
 def daemon(python_mtpolicyd: DaemonFactory) -> MtpolicydDaemon:
-    """One worker, so the bad client and the good one share it; reads give up after 3 s."""
-    return python_mtpolicyd(echo_config("first", settings=ONE_WORKER + "read_timeout = 3\nlog_level = 3\n"))
+    """One worker (never retired), so the bad client and the good one share it; reads give up after 3 s."""
+    settings = ONE_WORKER + "read_timeout = 3\nlog_level = 3\nmax_requests = 1000000\n"
+    return python_mtpolicyd(echo_config("first", settings=settings))
 
 
 @pytest.fixture
@@ -99,3 +100,12 @@ def test_slow_client_is_cut_off_at_read_timeout(daemon: MtpolicydDaemon, good: P
         if not closed:
             assert sock.recv(4096) == b""
     daemon.wait_for_log("request not complete after read_timeout=3 s: closing connection")
+
+
+def test_client_that_never_reads_its_answers(daemon: MtpolicydDaemon, good: PolicyConnection) -> None:
+    flood = b"request=smtpd_access_policy\ninstance=flood\nclient_address=192.0.2.1\n\n" * 200_000
+    # sendall blocks once both socket buffers are full, until the daemon closes the connection
+    with socket.create_connection((daemon.host, daemon.port), timeout=20) as sock, \
+            contextlib.suppress(OSError):
+        sock.sendall(flood)
+    daemon.wait_for_log("client took no answer for read_timeout=3 s: closing connection")

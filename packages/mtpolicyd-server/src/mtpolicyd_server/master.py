@@ -95,6 +95,7 @@ class Master:
             self._sleep(TICK)
             if self.signal_queue:
                 continue
+            self.reap_workers()  # also when a SIGCHLD was not queued
             self.murder_hung_workers()
             self.manage_workers()
         return 0
@@ -121,9 +122,8 @@ class Master:
     # -- signals ----------------------------------------------------------------------
 
     def handle_chld(self) -> None:
-        """Reap exited workers (replacements follow from :meth:`manage_workers`)."""
+        """Reap exited workers; replacements start on the next tick (no fork loop if workers fail early)."""
         self.reap_workers()
-        self.manage_workers()
 
     def handle_hup(self) -> None:
         """Reload the config: new engine and workers, same listeners; a bad config keeps the old."""

@@ -254,9 +254,10 @@ class Worker:
             self._close(conn)
             return
         del conn.outgoing[:sent]
-        conn.last_activity = time.monotonic()
-        if conn.outgoing:
-            self.selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
+        if sent:
+            conn.last_activity = time.monotonic()
+        if conn.outgoing:  # read no more requests until the client takes its answers
+            self.selector.modify(conn.sock, selectors.EVENT_WRITE, conn)
             return
         self.selector.modify(conn.sock, selectors.EVENT_READ, conn)
         if conn.close_when_sent:
@@ -265,7 +266,11 @@ class Worker:
 
     def _expire(self, now: float) -> None:
         for conn in list(self.connections):
-            if conn.request_started is not None and now - conn.request_started > self.server.read_timeout:
+            if conn.outgoing and now - conn.last_activity > self.server.read_timeout:
+                log.error("[%d]: client took no answer for read_timeout=%d s: closing connection",
+                          conn.port, self.server.read_timeout)
+                self._close(conn)
+            elif conn.request_started is not None and now - conn.request_started > self.server.read_timeout:
                 log.error("[%d]: request not complete after read_timeout=%d s: closing connection",
                           conn.port, self.server.read_timeout)
                 self._close(conn)
