@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mtpolicyd_core.config.model import ConnectionConfig
 from mtpolicyd_core.connections.memcached import MemcachedConnection, parse_servers
+from pymemcache.client.base import Client
 from pymemcache.client.hash import HashClient
 
 
@@ -21,9 +22,10 @@ def test_handle_is_a_hash_client_prefixing_the_namespace() -> None:
     assert client.retry_attempts == 0
 
 
-def test_default_server_is_local_memcached() -> None:
-    connection = MemcachedConnection(ConnectionConfig("m", "Memcached", {}))
-    assert list(connection.handle.clients) == ["127.0.0.1:11211"]
+def test_one_server_gets_a_plain_client_on_local_memcached_by_default() -> None:
+    client = MemcachedConnection(ConnectionConfig("m", "Memcached", {})).handle
+    assert isinstance(client, Client)
+    assert client.server == ("127.0.0.1", 11211)
 
 
 def test_reconnect_makes_a_new_client() -> None:

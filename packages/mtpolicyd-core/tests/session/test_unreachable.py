@@ -11,6 +11,8 @@ from mtpolicyd_core.config.model import ConnectionConfig, SessionCacheConfig
 from mtpolicyd_core.connections import ConnectionPool
 from mtpolicyd_core.errors import SessionError
 from mtpolicyd_core.session.factory import build_session_cache
+from mtpolicyd_core.session.memcached import once_more_if_stale
+from pymemcache.exceptions import MemcacheUnexpectedCloseError
 
 
 def closed_port() -> int:
@@ -55,3 +57,16 @@ def test_silent_server_times_out_into_session_error(module: str, options: object
         with pytest.raises(SessionError):
             cache.retrieve("abc")
         assert time.monotonic() - started < limit
+
+
+def test_memcached_command_on_a_socket_the_server_closed_is_sent_once_more() -> None:
+    calls: list[int] = []
+
+    def command() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise MemcacheUnexpectedCloseError()
+        return "answer"
+
+    assert once_more_if_stale(command) == "answer"
+    assert len(calls) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from pymemcache.client.base import Client
 from pymemcache.client.hash import HashClient
 
 from mtpolicyd_core.config.model import ConnectionConfig
@@ -32,25 +33,25 @@ class MemcachedConnection:
         self.servers = config.options.get("servers", DEFAULT_SERVERS)
         self.namespace = config.options.get("namespace", "")
         self.timeout = float(config.options.get("timeout", DEFAULT_TIMEOUT))
-        self._client: HashClient | None = None
+        self._client: Client | HashClient | None = None
 
     def describe(self) -> str:
         """``memcached NAME (servers)`` for error messages."""
         return f"memcached {self.name} ({self.servers})"
 
     @property
-    def handle(self) -> HashClient:
-        """The client; a failed server raises at once and rejoins after a second."""
+    def handle(self) -> Client | HashClient:
+        """One server: a Client that reconnects on its next command after an error. Several: a
+        HashClient over them, where a failed server raises at once and rejoins after DEAD_TIMEOUT."""
         if self._client is None:
-            self._client = HashClient(
-                parse_servers(self.servers),
-                connect_timeout=self.timeout,
-                timeout=self.timeout,
-                key_prefix=self.namespace.encode(),
-                retry_attempts=0,
-                dead_timeout=DEAD_TIMEOUT,
-                default_noreply=False,
-            )
+            servers = parse_servers(self.servers)
+            common = {"connect_timeout": self.timeout, "timeout": self.timeout,
+                      "key_prefix": self.namespace.encode(), "default_noreply": False}
+            if len(servers) == 1:
+                self._client = Client(servers[0], **common)
+            else:
+                self._client = HashClient(servers, retry_attempts=0, dead_timeout=DEAD_TIMEOUT,
+                                          **common)
         return self._client
 
     def reconnect(self) -> None:
