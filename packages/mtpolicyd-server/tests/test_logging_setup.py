@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import sys
+from pathlib import Path
 
 import pytest
+from mtpolicyd_server import logging_setup
 from mtpolicyd_server.logging_setup import NOTICE, EscapingFormatter, SyslogHandler, escape, python_level
 
 
@@ -32,3 +37,36 @@ def test_undecodable_bytes_are_shown_as_hex() -> None:
 def test_formatter_puts_a_multi_line_message_on_one_line() -> None:
     record = logging.LogRecord("x", logging.ERROR, __file__, 1, "sender=%s", ("a\nb",), None)
     assert EscapingFormatter("%(message)s").format(record) == "sender=a\\nb"
+
+
+def test_without_syslog_socket_logs_go_to_stderr(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(logging_setup, "SYSLOG_SOCKET", str(tmp_path / "no-such-socket"))
+    handler = logging_setup._handler(foreground=False, log_file=None, ident="mtpolicyd", facility="mail")
+    assert isinstance(handler, logging.StreamHandler)
+    assert handler.stream is sys.stderr
+
+
+def test_log_file_wins_over_syslog(tmp_path: Path) -> None:
+    log_file = str(tmp_path / "log")
+    handler = logging_setup._handler(foreground=False, log_file=log_file, ident="x", facility="mail")
+    assert isinstance(handler, logging.FileHandler)
+    handler.close()
+
+
+def test_foreground_logs_to_stdout() -> None:
+    handler = logging_setup._handler(foreground=True, log_file=None, ident="x", facility="mail")
+    assert isinstance(handler, logging.StreamHandler)
+    assert handler.stream is sys.stdout
+
+
+def test_syslog_gets_mail_facility_notice_priority_and_ident(monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:
+    address = str(tmp_path / "log")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as syslog:
+        syslog.bind(address)
+        monkeypatch.setattr(logging_setup, "SYSLOG_SOCKET", address)
+        handler = logging_setup._handler(foreground=False, log_file=None, ident="mtpolicyd", facility="mail")
+        handler.emit(logging.LogRecord("x", NOTICE, __file__, 1, "master started", (), None))
+        handler.close()
+        message = syslog.recv(4096).decode()
+    assert message == f"<21>mtpolicyd[{os.getpid()}]: master started\x00"  # mail (2) * 8 + notice (5)
