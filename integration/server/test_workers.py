@@ -7,6 +7,7 @@ import signal
 import socket
 import threading
 import time
+from collections import Counter
 
 from integration.fixtures.plugin import DaemonFactory
 from integration.fixtures.policy_client import PolicyConnection
@@ -44,11 +45,14 @@ def test_idle_keepalive_connections_do_not_starve_new_clients(python_mtpolicyd: 
 
 def test_worker_is_replaced_after_max_requests(python_mtpolicyd: DaemonFactory) -> None:
     daemon = python_mtpolicyd(echo_config("first", settings=ONE_WORKER + "max_requests = 5\nlog_level = 3\n"))
-    for number in range(12):
+    for number in range(100):  # spares may share the load; some worker reaches 5 soon
         assert daemon.request(request(f"192.0.2.{number}")) == [f"action=reject first 192.0.2.{number}"]
-    log = daemon.wait_for_log("exited after 5 requests")
+        if "exited after 5 requests" in daemon.log_text() and number >= 12:
+            break
+    log = daemon.log_text()
     assert "retiring (served max_requests=5)" in log
     assert len(set(worker_pids_in_log(log))) >= 3
+    assert all(count <= 5 for count in Counter(worker_pids_in_log(log)).values())
 
 
 def test_killed_worker_loses_no_other_connection_and_is_restarted(python_mtpolicyd: DaemonFactory) -> None:
