@@ -8,7 +8,7 @@ import pytest
 
 from integration.fixtures.plugin import DaemonFactory
 from integration.fixtures.policy_client import PolicyConnection
-from integration.server.daemon_helpers import echo_config, request
+from integration.server.daemon_helpers import echo_config, request, wait_for
 
 CLIENTS = 16
 REQUESTS = 100
@@ -35,7 +35,11 @@ def test_concurrent_keepalive_connections_get_their_own_answers(python_mtpolicyd
     for thread in threads:
         thread.join(120)
     assert failures == []
-    assert daemon.log_text().count("result=reject first") == CLIENTS * REQUESTS
+    # workers log just after answering
+    def logged() -> int:
+        return daemon.log_text().count("result=reject first")
+
+    wait_for(lambda: logged() == CLIENTS * REQUESTS, 10, "every request line")
 
 
 def test_max_keepalive_closes_the_connection_after_that_many_requests(
