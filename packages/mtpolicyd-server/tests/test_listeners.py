@@ -29,6 +29,7 @@ def test_bound_listener_accepts_connections_on_its_port() -> None:
     [listener] = bind_all([Address("127.0.0.1", 0)])
     try:
         port = listener.sock.getsockname()[1]
+        assert listener.port == port
         with socket.create_connection(("127.0.0.1", port), timeout=5):
             pass
         assert not listener.sock.getblocking()

@@ -69,7 +69,7 @@ def bind(address: Address) -> Listener:
     except OSError:
         sock.close()
         raise
-    return Listener(address, sock)
+    return Listener(Address(address.host, sock.getsockname()[1]), sock)  # port 0 → the one chosen
 
 
 def bind_all(addresses: Iterable[Address]) -> list[Listener]:

@@ -89,7 +89,12 @@ class Worker:
                 self._close_all("drain timeout")
                 break
             for key, events in self.selector.select(TICK):
-                self._dispatch(key, events, wakeup)
+                try:
+                    self._dispatch(key, events, wakeup)
+                except (Exception, RequestTimeout):  # a bug here must cost one connection, not the worker
+                    log.exception("unexpected error: closing the connection")
+                    if isinstance(key.data, ClientConnection):
+                        self._close(key.data)
             self._expire(time.monotonic())
         log.debug("worker exiting after %d requests", self.status.read()[2])
         return 0

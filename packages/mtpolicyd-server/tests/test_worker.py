@@ -1,0 +1,81 @@
+"""A worker process on a real socket, with an engine that fails on purpose."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from collections.abc import Iterator, Mapping
+
+import pytest
+from mtpolicyd_core.config.loader import load_config_text
+from mtpolicyd_core.engine import PolicyEngine
+from mtpolicyd_core.vhost import VirtualHost
+from mtpolicyd_server.listeners import Address, bind_all
+from mtpolicyd_server.scoreboard import WorkerStatus
+from mtpolicyd_server.worker import Worker
+
+CONFIG = """<VirtualHost {port}>
+  name = "test"
+  <Plugin answer>
+    module = "Action"
+    action = "reject go away"
+  </Plugin>
+</VirtualHost>
+"""
+
+
+class FaultyEngine(PolicyEngine):
+    """Crashes in vhost selection when the request asks for it (a bug outside the chain)."""
+
+    def vhost_for(self, port: int | str, attributes: Mapping[str, str]) -> VirtualHost | None:
+        if attributes.get("crash"):
+            raise RuntimeError("bug in vhost selection")
+        return super().vhost_for(port, attributes)
+
+
+@pytest.fixture
+def worker_port() -> Iterator[int]:
+    """A forked worker serving FaultyEngine on a free port; stopped with TERM, must exit 0."""
+    [listener] = bind_all([Address("127.0.0.1", 0)])
+    port = listener.sock.getsockname()[1]
+    engine = FaultyEngine(load_config_text(CONFIG.format(port=port)))
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = Worker(engine, [listener], WorkerStatus()).run()
+        finally:
+            os._exit(code)
+    listener.close()
+    yield port
+    os.kill(pid, signal.SIGTERM)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def ask(sock: socket.socket, data: bytes) -> bytes:
+    sock.sendall(data)
+    reply = b""
+    while not reply.endswith(b"\n\n"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        reply += chunk
+    return reply
+
+
+def test_unexpected_error_closes_only_that_connection(worker_port: int) -> None:
+    with socket.create_connection(("127.0.0.1", worker_port), timeout=10) as good, \
+            socket.create_connection(("127.0.0.1", worker_port), timeout=10) as bad:
+        assert ask(good, b"request=smtpd_access_policy\n\n") == b"action=reject go away\n\n"
+        assert ask(bad, b"request=smtpd_access_policy\ncrash=1\n\n") == b""
+        assert ask(good, b"request=smtpd_access_policy\n\n") == b"action=reject go away\n\n"
+
+
+def test_pipelined_requests_are_answered_in_order(worker_port: int) -> None:
+    with socket.create_connection(("127.0.0.1", worker_port), timeout=10) as sock:
+        sock.sendall(b"instance=1\n\ninstance=2\n\ninstance=3\n\n")
+        reply = b""
+        while reply.count(b"\n\n") < 3 and (chunk := sock.recv(4096)):
+            reply += chunk
+    assert reply == b"action=reject go away\n\n" * 3
