@@ -74,6 +74,16 @@ def test_too_many_idle_workers_are_retired_down_to_max_spare() -> None:
     assert len(master.retired) == 4
 
 
+def test_idle_workers_holding_connections_are_not_retired_as_surplus() -> None:
+    master = CountingMaster(min_servers=1, min_spare=1, max_spare=2, max_servers=10)
+    for _ in range(6):
+        master.spawn_worker()
+    for record in master.workers.values():
+        record.status.set_connections(3)
+    master.manage_workers()
+    assert master.retired == []
+
+
 def test_idle_workers_are_never_retired_below_min_servers() -> None:
     master = CountingMaster(min_servers=4, min_spare=1, max_spare=2, max_servers=10)
     master.manage_workers()

@@ -176,7 +176,9 @@ class Master:
         for _ in range(min(missing, server.max_servers - len(active))):
             self.spawn_worker()
         surplus = min(len(idle) - server.max_spare_servers, len(active) - server.min_servers)
-        for record in idle[:max(surplus, 0)]:
+        # Only workers without clients go: retiring one would cut its kept-alive connections.
+        unused = [record for record in idle if record.status.open_connections() == 0]
+        for record in unused[:max(surplus, 0)]:
             self.retire_worker(record)
 
     def spawn_worker(self) -> None:

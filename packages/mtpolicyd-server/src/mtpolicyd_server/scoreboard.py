@@ -1,4 +1,4 @@
-"""A worker's status shared with the master: heartbeat, state and requests served.
+"""A worker's status shared with the master: heartbeat, state, requests served, open connections.
 
 Each worker gets a tiny anonymous shared memory page, mapped by the master
 before the fork. The worker writes, the master only reads: no locks and no
@@ -12,7 +12,8 @@ import mmap
 import struct
 import time
 
-_LAYOUT = struct.Struct("=dII")  # heartbeat (monotonic seconds), state, requests served
+# heartbeat (monotonic seconds), state, requests served, open connections
+_LAYOUT = struct.Struct("=dIII")
 
 
 class WorkerState(enum.IntEnum):
@@ -30,10 +31,11 @@ class WorkerStatus:
         self._page = mmap.mmap(-1, mmap.PAGESIZE, flags=mmap.MAP_SHARED)
         self._state = WorkerState.IDLE
         self._requests = 0
+        self._connections = 0
         self.beat()
 
     def _write(self) -> None:
-        _LAYOUT.pack_into(self._page, 0, time.monotonic(), self._state, self._requests)
+        _LAYOUT.pack_into(self._page, 0, time.monotonic(), self._state, self._requests, self._connections)
 
     def beat(self) -> None:
         """Prove liveness (the worker's loop calls this at least once a second)."""
@@ -50,10 +52,20 @@ class WorkerStatus:
         self._write()
         return self._requests
 
+    def set_connections(self, count: int) -> None:
+        """Publish how many client connections the worker holds open."""
+        self._connections = count
+        self._write()
+
     def read(self) -> tuple[float, WorkerState, int]:
         """Heartbeat age in seconds, state and requests served, as last written by the worker."""
-        heartbeat, state, requests = _LAYOUT.unpack_from(self._page, 0)
+        heartbeat, state, requests, _ = _LAYOUT.unpack_from(self._page, 0)
         return time.monotonic() - heartbeat, WorkerState(state), requests
+
+    def open_connections(self) -> int:
+        """Client connections the worker holds open, as last written by the worker."""
+        connections: int = _LAYOUT.unpack_from(self._page, 0)[3]
+        return connections
 
     def close(self) -> None:
         """Unmap the page (the master does this when the worker is reaped)."""

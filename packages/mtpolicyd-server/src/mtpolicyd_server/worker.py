@@ -164,6 +164,7 @@ class Worker:
         sock.setblocking(False)
         conn = ClientConnection(sock, listener.port, RequestParser(self.limits), time.monotonic())
         self.connections.add(conn)
+        self.status.set_connections(len(self.connections))
         self.selector.register(sock, selectors.EVENT_READ, conn)
         log.debug("accepted connection on port %d from %s", listener.port, peer)
 
@@ -288,6 +289,7 @@ class Worker:
             return
         conn.closed = True
         self.connections.discard(conn)
+        self.status.set_connections(len(self.connections))
         self.selector.unregister(conn.sock)
         conn.sock.close()
 
