@@ -35,11 +35,15 @@ class FaultyEngine(PolicyEngine):
 
 
 @pytest.fixture
-def worker_port() -> Iterator[int]:
-    """A forked worker serving FaultyEngine on a free port; stopped with TERM, must exit 0."""
+def worker_port(request: pytest.FixtureRequest) -> Iterator[int]:
+    """A forked worker serving FaultyEngine on a free port; stopped with TERM, must exit 0.
+
+    Indirect parametrization adds global settings (e.g. ``max_requests = 2``).
+    """
+    settings = getattr(request, "param", "")
     [listener] = bind_all([Address("127.0.0.1", 0)])
     port = listener.sock.getsockname()[1]
-    engine = FaultyEngine(load_config_text(CONFIG.format(port=port)))
+    engine = FaultyEngine(load_config_text(settings + CONFIG.format(port=port)))
     pid = os.fork()
     if pid == 0:
         code = 1
@@ -79,3 +83,10 @@ def test_pipelined_requests_are_answered_in_order(worker_port: int) -> None:
         while reply.count(b"\n\n") < 3 and (chunk := sock.recv(4096)):
             reply += chunk
     assert reply == b"action=reject go away\n\n" * 3
+
+
+@pytest.mark.parametrize("worker_port", ["max_requests = 2\n"], indirect=True)
+def test_max_requests_counts_connections_so_a_kept_alive_one_is_not_cut(worker_port: int) -> None:
+    with socket.create_connection(("127.0.0.1", worker_port), timeout=10) as sock:
+        for _ in range(5):
+            assert ask(sock, b"request=smtpd_access_policy\n\n") == b"action=reject go away\n\n"

@@ -67,6 +67,8 @@ class Worker:
         self.selector = selectors.DefaultSelector()
         self.connections: set[ClientConnection] = set()
         self.accepting = True
+        #: connections accepted so far: Net::Server's ``max_requests`` counts connections
+        self.accepted = 0
         self.stop_requested = False
         self.drain_deadline = 0.0
         self.in_request = False
@@ -164,6 +166,7 @@ class Worker:
         sock.setblocking(False)
         conn = ClientConnection(sock, listener.port, RequestParser(self.limits), time.monotonic())
         self.connections.add(conn)
+        self.accepted += 1
         self.status.set_connections(len(self.connections))
         self.selector.register(sock, selectors.EVENT_READ, conn)
         log.debug("accepted connection on port %d from %s", listener.port, peer)
@@ -237,7 +240,7 @@ class Worker:
             signal.setitimer(signal.ITIMER_REAL, 0)
             self.in_request = False
             self.status.set_state(WorkerState.IDLE if self.accepting else WorkerState.DRAINING)
-            served = self.status.count_request()
+            self.status.count_request()
         conn.outgoing += encode_reply(result)
         conn.served += 1
         if (self.server.max_keepalive and conn.served >= self.server.max_keepalive) or not self.accepting:
@@ -247,8 +250,6 @@ class Worker:
         log.warning("%s: instance=%s, type=%s, t=%dms, plugin=%s, result=%s", vhost.name,
                     attributes.get("instance", ""), attributes.get("request", ""), elapsed_ms,
                     result.last_match or "", result.as_log())
-        if self.server.max_requests and served >= self.server.max_requests:
-            self.retire(f"served max_requests={self.server.max_requests}")
 
     def _send(self, conn: ClientConnection) -> None:
         try:
@@ -290,6 +291,8 @@ class Worker:
         conn.closed = True
         self.connections.discard(conn)
         self.status.set_connections(len(self.connections))
+        if self.server.max_requests and self.accepted >= self.server.max_requests:
+            self.retire(f"served max_requests={self.server.max_requests}")
         self.selector.unregister(conn.sock)
         conn.sock.close()
 
