@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from mtpolicyd_core.errors import ConfigError
-from mtpolicyd_core.numbers import Num
 from mtpolicyd_core.options import BOOL, INT, NUM, STR, Option, declared_options, maybe
+from mtpolicyd_core.perl.numbers import Num
 from mtpolicyd_core.plugins.condition import Condition
 from mtpolicyd_core.plugins.score_action import ScoreAction
 

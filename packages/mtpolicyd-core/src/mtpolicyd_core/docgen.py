@@ -15,7 +15,7 @@ from pathlib import Path
 from mtpolicyd_core.options import Option, declared_options
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.registry import ENTRY_POINT_GROUP
-from mtpolicyd_core.scoring import Scoring
+from mtpolicyd_core.roles.scoring import Scoring
 
 COMMAND = "python -m mtpolicyd_core.docgen docs/plugins.md"
 HEADER = f"""# Plugin reference

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast, overload
 
-from mtpolicyd_core.numbers import Num
+from mtpolicyd_core.perl.numbers import Num
 
 T = TypeVar("T")
 

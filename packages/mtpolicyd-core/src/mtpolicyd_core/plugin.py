@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from mtpolicyd_core.config.model import Dialect
 from mtpolicyd_core.config.tree import Block, Location, Setting
 from mtpolicyd_core.errors import ConfigError
-from mtpolicyd_core.numbers import perl_str
 from mtpolicyd_core.options import STR, Option, declared_options, maybe
+from mtpolicyd_core.perl.numbers import perl_str
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 

@@ -1,7 +1,7 @@
 import pytest
 from mtpolicyd_core.request import NoSessionError, Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.scoring import add_score
+from mtpolicyd_core.roles.scoring import add_score
 
 TEMPLATE = "reject sender ip %IP% is blocked (score=%SCORE%%SCORE_DETAIL%)"
 

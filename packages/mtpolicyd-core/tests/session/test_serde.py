@@ -7,7 +7,7 @@ import logging
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from mtpolicyd_core.numbers import Num
+from mtpolicyd_core.perl.numbers import Num
 from mtpolicyd_core.session import serde
 
 json_values = st.recursive(

@@ -9,12 +9,12 @@ import re
 import sys
 
 from mtpolicyd_core.config.loader import load_config
-from mtpolicyd_core.describe import describe_engine
 from mtpolicyd_core.engine import PolicyEngine
 from mtpolicyd_core.errors import ConfigError
 
 from mtpolicyd_server.daemon import daemonize, drop_privileges, remove_pid_file, write_pid_file
 from mtpolicyd_server.default_config import default_config_path
+from mtpolicyd_server.describe import describe_engine
 from mtpolicyd_server.listeners import bind_all, parse_ports
 from mtpolicyd_server.logging_setup import setup_logging
 from mtpolicyd_server.master import Master

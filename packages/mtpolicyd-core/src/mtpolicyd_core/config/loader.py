@@ -26,6 +26,8 @@ from mtpolicyd_core.config.model import (
 from mtpolicyd_core.config.parser import parse_config_file, parse_config_text
 from mtpolicyd_core.config.tree import Block, Location, Setting
 from mtpolicyd_core.errors import ConfigError
+from mtpolicyd_core.perl.comma_list import comma_list
+from mtpolicyd_core.perl.truth import perl_true
 
 log = logging.getLogger("mtpolicyd.config")
 
@@ -162,7 +164,7 @@ class _Reader:
             elif key in _SERVER_INTEGERS:
                 values[key] = _integer(setting)
             elif key == "vhost_by_policy_context":
-                values[key] = _perl_bool(setting.value)
+                values[key] = perl_true(setting.value)
             elif key == "port":
                 values["ports"] = _ports(setting)
         server = ServerConfig(**values)
@@ -346,14 +348,9 @@ class _Reader:
         return VirtualHostConfig(port=port, name=name, plugins=plugins, location=where)
 
 
-def _perl_bool(text: str) -> bool:
-    """A Perl truth value as the daemon reads flags: empty and ``0`` are false."""
-    return text.strip() not in ("", "0")
-
-
 def _ports(setting: Setting) -> tuple[str, ...]:
     """``port``: a comma list of ``[host:]port``."""
-    entries = tuple(part for part in re.split(r"\s*,\s*", setting.value.strip()) if part)
+    entries = tuple(part for part in comma_list(setting.value.strip()) if part)
     if not entries:
         raise _error("port needs at least one [host:]port", setting.location)
     for entry in entries:

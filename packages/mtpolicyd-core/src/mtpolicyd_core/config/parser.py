@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from mtpolicyd_core.config.tree import Block, Location, Setting
 from mtpolicyd_core.errors import ConfigError
+from mtpolicyd_core.perl.truth import perl_true
 
 log = logging.getLogger("mtpolicyd.config")
 
@@ -41,11 +42,6 @@ _QUOTED_BLOCK = re.compile(r'"([^"]+)"', _FLAGS)
 _BLOCK_KIND_NAME = re.compile(r'(?:"([^"]+)"|(\S+))(?:\s+(?:"([^"]+)"|(.*)))?', _FLAGS)
 _KEY_VALUE_SPLIT = re.compile(r"\s*=\s*|\s+", _FLAGS)
 _VALUE_ESCAPE = re.compile(r'\\([$\\"#])', _FLAGS)
-
-
-def perl_true(text: str | None) -> bool:
-    """Perl's truth of a string: undef, empty and ``"0"`` are false."""
-    return text is not None and text not in ("", "0")
 
 
 def unescape_value(value: str) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from pymemcache.client.base import Client
 from pymemcache.client.hash import HashClient
 
 from mtpolicyd_core.config.model import ConnectionConfig
+from mtpolicyd_core.perl.comma_list import comma_list
 
 DEFAULT_SERVERS = "127.0.0.1:11211"
 #: seconds to connect and to wait for an answer: far below the request timeout
@@ -19,7 +18,7 @@ DEAD_TIMEOUT = 1.0
 def parse_servers(servers: str) -> list[tuple[str, int]]:
     """``"host:port, host2:port2"`` (as Cache::Memcached takes them) as (host, port) pairs."""
     pairs = []
-    for spec in re.split(r"\s*,\s*", servers.strip()):
+    for spec in comma_list(servers.strip()):
         host, _, port = spec.rpartition(":")
         pairs.append((host.strip("[]") or spec, int(port) if host else 11211))
     return pairs

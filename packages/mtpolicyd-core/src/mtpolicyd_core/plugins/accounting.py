@@ -7,13 +7,14 @@ from functools import cached_property
 
 from sqlalchemy.exc import IntegrityError
 
-from mtpolicyd_core.comma_list import comma_list
-from mtpolicyd_core.numbers import perl_numify
 from mtpolicyd_core.options import STR, Option
+from mtpolicyd_core.perl.comma_list import comma_list
+from mtpolicyd_core.perl.numbers import perl_numify
+from mtpolicyd_core.perl.truth import perl_true
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.sql_tables import SqlTables, TableDefinition, quote_identifier
+from mtpolicyd_core.roles.sql_tables import SqlTables, TableDefinition, quote_identifier
 
 #: The columns counted per key and period.
 Metrics = dict[str, int | float | None]
@@ -58,7 +59,7 @@ def request_metrics(request: Request) -> Metrics:
     recipient_count = request.attr("recipient_count")
     size = request.attr("size")
     recipients = "1" if recipient_count is None else recipient_count
-    has_recipients = recipients not in ("", "0")
+    has_recipients = perl_true(recipients)
     size_rcpt: int | float | None
     if has_recipients:
         size_rcpt = _number(perl_numify(size) * perl_numify(recipients))

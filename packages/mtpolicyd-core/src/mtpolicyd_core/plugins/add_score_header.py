@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from mtpolicyd_core.numbers import perl_numify, perl_str
 from mtpolicyd_core.options import NUM, STR, Option
+from mtpolicyd_core.perl.numbers import perl_numify, perl_str
+from mtpolicyd_core.perl.truth import perl_true
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.scoring import Scoring
+from mtpolicyd_core.roles.scoring import Scoring
 
 
 class AddScoreHeader(Scoring, Plugin):
@@ -25,7 +26,7 @@ class AddScoreHeader(Scoring, Plugin):
         verdict = "YES" if perl_numify(score) >= spam_score else "NO"
         value = f"{verdict} score={perl_str(score)}"
         details = self.get_score_detail(request)
-        if details not in (None, "", "0"):  # Perl truth: an empty or "0" detail is left out
+        if perl_true(details):  # an empty or "0" detail is left out
             value += f" [{details}]"
         is_done = request.is_already_done(f"score-{self.score_field}-tag")
         return [PluginResult.header_once(is_done, self.header_name, value)]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mtpolicyd_core.comma_list import comma_list
 from mtpolicyd_core.options import STR, Option, maybe
+from mtpolicyd_core.perl.comma_list import comma_list
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from mtpolicyd_core.numbers import perl_numify, perl_str
 from mtpolicyd_core.options import BOOL, NUM, STR, Option, maybe
-from mtpolicyd_core.perl_regex import perl_search
+from mtpolicyd_core.perl.numbers import perl_numify, perl_str
+from mtpolicyd_core.perl.regex import perl_search
 from mtpolicyd_core.plugin import NestedChain, Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.scoring import Scoring
+from mtpolicyd_core.roles.scoring import Scoring
 
 
 class Condition(Scoring, NestedChain, Plugin):

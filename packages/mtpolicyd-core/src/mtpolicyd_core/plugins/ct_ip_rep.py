@@ -10,7 +10,7 @@ from mtpolicyd_core.options import NUM, STR, Option, maybe
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.scoring import Scoring
+from mtpolicyd_core.roles.scoring import Scoring
 
 #: seconds to wait for ctipd; the original's HTTP client waited up to three minutes
 HTTP_TIMEOUT = 10.0

@@ -5,14 +5,14 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from mtpolicyd_core.comma_list import comma_list
-from mtpolicyd_core.connection_role import ConnectionOption, UsesConnections
 from mtpolicyd_core.options import INT, NUM, STR, Option, maybe
-from mtpolicyd_core.perl_regex import perl_search
+from mtpolicyd_core.perl.comma_list import comma_list
+from mtpolicyd_core.perl.regex import perl_search
 from mtpolicyd_core.plugin import NestedChain, Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.scoring import Scoring
+from mtpolicyd_core.roles.connections import ConnectionOption, UsesConnections
+from mtpolicyd_core.roles.scoring import Scoring
 
 
 class Honeypot(Scoring, NestedChain, UsesConnections, Plugin):

@@ -6,12 +6,12 @@ import re
 from functools import cached_property
 from typing import Any
 
-from mtpolicyd_core.comma_list import comma_list
-from mtpolicyd_core.connection_role import ConnectionOption, UsesConnections
 from mtpolicyd_core.options import STR, Option, maybe
+from mtpolicyd_core.perl.comma_list import comma_list
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.roles.connections import ConnectionOption, UsesConnections
 
 
 def escape_filter_value(value: str) -> str:

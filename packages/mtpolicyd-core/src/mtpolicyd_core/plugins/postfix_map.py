@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from functools import cached_property
 
-from mtpolicyd_core.berkeley_db import BerkeleyHash
+from mtpolicyd_core.lookups.berkeley_db import BerkeleyHash
 from mtpolicyd_core.options import NUM, STR, Option, maybe
+from mtpolicyd_core.perl.truth import perl_true
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.scoring import Scoring
+from mtpolicyd_core.roles.scoring import Scoring
 
 _IPV4 = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+", re.ASCII)
 _IPV6 = re.compile(r"[:0-9a-f]+")
@@ -62,7 +63,7 @@ class PostfixMap(Scoring, Plugin):
         key = ip
         while True:
             value = self.lookup(key)
-            if value not in (None, "", "0"):
+            if perl_true(value):
                 return key, value
             shorter = re.sub(r":+[^:]+$", "", key, count=1)
             if ":" not in key or shorter == key:  # the original loops forever on a trailing ":"

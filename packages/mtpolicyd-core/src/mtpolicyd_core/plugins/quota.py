@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
-from mtpolicyd_core.numbers import perl_numify, perl_str
 from mtpolicyd_core.options import INT, STR, Option
+from mtpolicyd_core.perl.numbers import perl_numify, perl_str
 from mtpolicyd_core.plugin import NestedChain, Plugin
 from mtpolicyd_core.plugins.accounting import time_key
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.sql_tables import SqlTables, quote_identifier
+from mtpolicyd_core.roles.sql_tables import SqlTables, quote_identifier
 
 
 class Quota(SqlTables, NestedChain, Plugin):

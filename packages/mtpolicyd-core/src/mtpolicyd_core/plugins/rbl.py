@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from mtpolicyd_core.dns_lookup import Blocklist, configured_resolver, listing_info
+from mtpolicyd_core.lookups.dns import Blocklist, configured_resolver, listing_info
 from mtpolicyd_core.options import NUM, STR, Option, maybe
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.scoring import Scoring
+from mtpolicyd_core.roles.scoring import Scoring
 
 
 def rbl_reject_action(message: str, ip: str, info: str | None) -> str:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from mtpolicyd_core.dns_lookup import listing_info
+from mtpolicyd_core.lookups.dns import listing_info
 from mtpolicyd_core.options import NUM, STR, Option, maybe
-from mtpolicyd_core.perl_regex import perl_search
+from mtpolicyd_core.perl.regex import perl_search
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.plugins.rbl import mode_results, rbl_reject_action
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.scoring import Scoring
+from mtpolicyd_core.roles.scoring import Scoring
 
 
 class RBLAction(Scoring, Plugin):

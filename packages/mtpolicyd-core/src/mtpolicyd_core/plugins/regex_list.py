@@ -6,13 +6,13 @@ import re
 from functools import cached_property
 from pathlib import Path
 
-from mtpolicyd_core.numbers import perl_str
 from mtpolicyd_core.options import BOOL, NUM, STR, Option, OptionType, maybe
-from mtpolicyd_core.perl_regex import compile_perl_regex
+from mtpolicyd_core.perl.numbers import perl_str
+from mtpolicyd_core.perl.regex import compile_perl_regex
 from mtpolicyd_core.plugin import NestedChain, Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.scoring import Scoring
+from mtpolicyd_core.roles.scoring import Scoring
 
 #: One ``regex`` line in the config; the original accepts a single one there (no repeated options).
 REGEX_LIST: OptionType[list[str]] = OptionType("ArrayRef[Str]", lambda text: [text])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from mtpolicyd_core.numbers import perl_numify, perl_str
 from mtpolicyd_core.options import INT, NUM, STR, Option, maybe
+from mtpolicyd_core.perl.numbers import perl_numify, perl_str
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.scoring import Scoring
+from mtpolicyd_core.roles.scoring import Scoring
 
 
 class SaAwlAction(Scoring, Plugin):

@@ -6,9 +6,9 @@ import ipaddress
 import re
 from functools import cached_property
 
-from mtpolicyd_core.berkeley_db import BerkeleyHash
-from mtpolicyd_core.numbers import perl_numify
+from mtpolicyd_core.lookups.berkeley_db import BerkeleyHash
 from mtpolicyd_core.options import STR, Option
+from mtpolicyd_core.perl.numbers import perl_numify
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult

@@ -22,7 +22,7 @@ from mtpolicyd_core.options import INT, NUM, STR, Option, maybe
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.scoring import Scoring
+from mtpolicyd_core.roles.scoring import Scoring
 
 SMTP_PORT = 25
 SMTP_TIMEOUT = 30

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from mtpolicyd_core.address_list import AddressList
-from mtpolicyd_core.dns_lookup import configured_resolver
+from mtpolicyd_core.lookups.dns import configured_resolver
+from mtpolicyd_core.lookups.spf import SpfLimits, SpfResult, SpfServer, evaluate
 from mtpolicyd_core.options import NUM, STR, Option, maybe
+from mtpolicyd_core.perl.address_list import AddressList
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.scoring import Scoring
-from mtpolicyd_core.spf_check import SpfLimits, SpfResult, SpfServer, evaluate
+from mtpolicyd_core.roles.scoring import Scoring
 
 
 class SPF(Scoring, Plugin):

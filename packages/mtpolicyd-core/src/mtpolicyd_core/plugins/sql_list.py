@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from mtpolicyd_core.numbers import perl_str
 from mtpolicyd_core.options import NUM, STR, Option, maybe
+from mtpolicyd_core.perl.truth import perl_true
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.scoring import Scoring
-from mtpolicyd_core.sql_tables import SqlTables
-
-
-def perl_true(value: Any) -> bool:
-    """Perl's truth of a scalar: undef, ``""`` and ``"0"`` (and 0) are false."""
-    return value is not None and perl_str(value) not in ("", "0")
+from mtpolicyd_core.roles.scoring import Scoring
+from mtpolicyd_core.roles.sql_tables import SqlTables
 
 
 class SqlList(Scoring, SqlTables, Plugin):

@@ -11,7 +11,7 @@ from mtpolicyd_core.options import STR, Option
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.sql_tables import SqlTables
+from mtpolicyd_core.roles.sql_tables import SqlTables
 
 
 class UserConfigUnavailable(LookupError):

@@ -12,10 +12,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mtpolicyd_core.config.tree import Block
-from mtpolicyd_core.connection_role import connection_handle
 from mtpolicyd_core.errors import ConfigError
-from mtpolicyd_core.numbers import perl_numify
 from mtpolicyd_core.options import BOOL, INT, NUM, STR, Option, maybe
+from mtpolicyd_core.perl.numbers import perl_numify
 from mtpolicyd_core.plugin import Plugin, PluginContext
 from mtpolicyd_core.plugins.greylist.awl import AUTOWL_EXPIRE_DAYS, AUTOWL_TABLE, AwlStore, RedisAwl, SqlAwl
 from mtpolicyd_core.plugins.greylist.ticket import (
@@ -29,8 +28,9 @@ from mtpolicyd_core.plugins.greylist.ticket import (
 )
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.scoring import Scoring
-from mtpolicyd_core.sql_tables import SqlTables
+from mtpolicyd_core.roles.connections import connection_handle
+from mtpolicyd_core.roles.scoring import Scoring
+from mtpolicyd_core.roles.sql_tables import SqlTables
 
 __all__ = ["Greylist"]
 

@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Protocol
 
-from mtpolicyd_core.numbers import perl_numify
-from mtpolicyd_core.sql_tables import TableDefinition
+from mtpolicyd_core.perl.numbers import perl_numify
+from mtpolicyd_core.roles.sql_tables import TableDefinition
 
 ONE_DAY = 24 * 60 * 60
 AUTOWL_EXPIRE_DAYS = 60

@@ -6,7 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from mtpolicyd_core.numbers import perl_numify
+from mtpolicyd_core.perl.numbers import perl_numify
+from mtpolicyd_core.perl.truth import perl_true
 
 #: 2.x defaults of the ticket back-ends (and 1.x defaults of the plugin options)
 MIN_RETRY_WAIT = 60 * 5
@@ -44,7 +45,7 @@ def is_valid(ticket: int) -> bool:
 def _ticket_value(raw: Any) -> int | None:
     """A stored ticket, None when missing or false (as the original tests it)."""
     text = _text(raw)
-    if text is None or text in ("", "0"):
+    if not perl_true(text):
         return None
     return int(perl_numify(text))
 

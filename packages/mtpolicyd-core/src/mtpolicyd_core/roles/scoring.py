@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from mtpolicyd_core.numbers import perl_numify, perl_str
 from mtpolicyd_core.options import STR, Option
+from mtpolicyd_core.perl.numbers import perl_numify, perl_str
 from mtpolicyd_core.request import Request
 
 

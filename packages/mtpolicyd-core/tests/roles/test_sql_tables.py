@@ -1,5 +1,5 @@
 import pytest
-from mtpolicyd_core.sql_tables import create_sql_table, dbi_driver, quote_identifier, sql_table_exists
+from mtpolicyd_core.roles.sql_tables import create_sql_table, dbi_driver, quote_identifier, sql_table_exists
 from sqlalchemy import create_engine
 
 ZUMSEL = {"SQLite": "CREATE TABLE %TABLE_NAME% (`id` INTEGER PRIMARY KEY AUTOINCREMENT, `ip` varchar(255))"}

@@ -5,7 +5,7 @@ import pytest
 from dns_fakes import FakeDnsServer
 from hypothesis import given
 from hypothesis import strategies as st
-from mtpolicyd_core.dns_lookup import Blocklist, configured_resolver, listing_info, net_dns_txt
+from mtpolicyd_core.lookups.dns import Blocklist, configured_resolver, listing_info, net_dns_txt
 
 LOGGER = logging.LoggerAdapter(logging.getLogger("test"), {})
 ZONE = {

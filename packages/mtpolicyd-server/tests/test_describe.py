@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from mtpolicyd_core.config.loader import load_config_text
-from mtpolicyd_core.describe import describe_engine
 from mtpolicyd_core.engine import PolicyEngine
+from mtpolicyd_server.describe import describe_engine
 
 CONFIG = """\
 colour = blue

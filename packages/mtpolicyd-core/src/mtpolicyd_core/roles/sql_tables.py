@@ -14,9 +14,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from mtpolicyd_core.config.model import Dialect
-from mtpolicyd_core.connection_role import ConnectionOption, UsesConnections
+from mtpolicyd_core.connections.sql_statements import SqlResult, execute_sql
 from mtpolicyd_core.options import STR, Option
-from mtpolicyd_core.sql_statements import SqlResult, execute_sql
+from mtpolicyd_core.roles.connections import ConnectionOption, UsesConnections
 
 #: table DDL by DBI driver name (``*`` = any driver)
 TableDefinition = Mapping[str, str]

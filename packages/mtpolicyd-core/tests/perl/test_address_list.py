@@ -1,5 +1,5 @@
 import pytest
-from mtpolicyd_core.address_list import AddressList
+from mtpolicyd_core.perl.address_list import AddressList
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,9 @@ from functools import reduce
 
 from hypothesis import given
 from hypothesis import strategies as st
-from mtpolicyd_core.numbers import Num, perl_str
+from mtpolicyd_core.perl.numbers import Num, perl_str
 from mtpolicyd_core.request import Request
-from mtpolicyd_core.scoring import add_score, score_detail, session_score
+from mtpolicyd_core.roles.scoring import add_score, score_detail, session_score
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-_", min_size=1, max_size=10)
 config_numbers = st.from_regex(r"\A-?[0-9]{1,3}(\.[0-9]{1,3})?\Z").map(Num)

@@ -3,7 +3,7 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from mtpolicyd_core.numbers import Num, looks_like_number, perl_numify, perl_str
+from mtpolicyd_core.perl.numbers import Num, looks_like_number, perl_numify, perl_str
 
 # Expected strings printed by perl 5.36 for the same values.
 PERL_PRINTS = [

@@ -1,7 +1,7 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from mtpolicyd_core.sql_statements import execute_sql, translate_placeholders
+from mtpolicyd_core.connections.sql_statements import execute_sql, translate_placeholders
 from sqlalchemy import create_engine
 
 

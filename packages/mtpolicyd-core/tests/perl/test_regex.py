@@ -1,7 +1,7 @@
 import re
 
 import pytest
-from mtpolicyd_core.perl_regex import compile_perl_regex, perl_search, translate
+from mtpolicyd_core.perl.regex import compile_perl_regex, perl_search, translate
 
 
 @pytest.mark.parametrize(

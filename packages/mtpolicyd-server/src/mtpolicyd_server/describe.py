@@ -11,14 +11,13 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
 from mtpolicyd_core.config.dump import quote_value
 from mtpolicyd_core.config.model import ConnectionConfig, SessionCacheConfig
 from mtpolicyd_core.config.tree import Block, Location
 from mtpolicyd_core.engine import PolicyEngine
-from mtpolicyd_core.numbers import perl_str
+from mtpolicyd_core.perl.numbers import perl_str
 from mtpolicyd_core.plugin import Plugin
+from sqlalchemy.engine import make_url
 
 _INDENT = "  "
 _HIDDEN = "********"

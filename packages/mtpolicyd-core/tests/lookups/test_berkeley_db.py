@@ -1,6 +1,6 @@
 import pytest
 from berkeley_data import write_hash_db
-from mtpolicyd_core.berkeley_db import BerkeleyHash
+from mtpolicyd_core.lookups.berkeley_db import BerkeleyHash
 
 
 def test_reads_values_by_key(tmp_path):

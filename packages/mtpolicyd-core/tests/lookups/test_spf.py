@@ -1,5 +1,5 @@
 import pytest
-from mtpolicyd_core.spf_check import error_text, mail_spf_mechanism, sanitize
+from mtpolicyd_core.lookups.spf import error_text, mail_spf_mechanism, sanitize
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""Look-ups outside the daemon's back-ends: DNS lists, SPF, Berkeley DB files."""

@@ -1,0 +1,1 @@
+"""Roles: behaviour shared by plugins, declared by inheriting the role (like option declarations)."""
