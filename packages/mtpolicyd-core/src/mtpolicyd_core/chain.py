@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.errors import ConfigError, PluginError
+from mtpolicyd_core.log_context import plugin_context
 from mtpolicyd_core.plugin import Plugin, PluginContext
 from mtpolicyd_core.registry import load_plugin_class
 from mtpolicyd_core.request import Request
@@ -23,22 +24,26 @@ class PluginChain:
     vhost_name: str
     plugins: tuple[Plugin, ...]
 
-    def run(self, request: Request) -> ChainResult:
+    async def run(self, request: Request) -> ChainResult:
         """Run plugins in order; the first aborting result ends the chain.
 
-        A failing plugin with ``on_error = continue`` is logged and skipped; any
-        other failure raises :class:`PluginError` and fails the request.
+        A plugin switched off (``enabled = off``) is skipped. A failing plugin
+        with ``on_error = continue`` is logged and skipped; any other failure
+        raises :class:`PluginError` and fails the request.
         """
         result = ChainResult()
         for plugin in self.plugins:
-            try:
-                plugin_results = plugin.run(request)
-            except Exception as error:  # a plugin's fault must not kill the worker
-                failure = PluginError(plugin.name, f"{error}")
-                if plugin.on_error != "continue":
-                    raise failure from error
-                log.error("%s: instance=%s: %s", self.vhost_name, request.instance, failure)
-                continue
+            with plugin_context(plugin.name):
+                if plugin.is_switched_off(request):
+                    continue
+                try:
+                    plugin_results = await plugin.run(request)
+                except Exception as error:  # a plugin's fault must not kill the worker
+                    failure = PluginError(plugin.name, f"{error}")
+                    if plugin.on_error != "continue":
+                        raise failure from error
+                    log.error("%s: instance=%s: %s", self.vhost_name, request.instance, failure)
+                    continue
             if plugin_results:
                 result.last_match = plugin.name
             result.plugin_results.extend(plugin_results)
@@ -46,13 +51,39 @@ class PluginChain:
                 break
         return result
 
-    def cron(self, tasks: Iterable[str]) -> None:
+    def all_plugins(self) -> Iterator[Plugin]:
+        """Every plugin of the chain and of the nested chains, in file order."""
+        for plugin in self.plugins:
+            yield plugin
+            if plugin.chain is not None:
+                yield from plugin.chain.all_plugins()
+
+    def prefetch(self, request: Request) -> None:
+        """Start the look-ups of every plugin (nested ones too) that are not switched off."""
+        for plugin in self.all_plugins():
+            if not plugin.is_switched_off(request):
+                plugin.prefetch(request)
+
+    async def startup(self) -> None:
+        """Let every plugin (nested ones too) check its back-ends; ConfigError names file and line."""
+        for plugin in self.all_plugins():
+            try:
+                await plugin.startup()
+            except (ValueError, ConfigError) as error:
+                where = plugin.location
+                raise ConfigError(
+                    f"could not initialize plugin {plugin.name}: {error}",
+                    where.file if where else None,
+                    where.line if where else None,
+                ) from None
+
+    async def cron(self, tasks: Iterable[str]) -> None:
         """Run every plugin's periodic tasks; a failing plugin is logged, the others still run."""
         task_list = list(tasks)
         for plugin in self.plugins:
             log.info("running cron for plugin %s", plugin.name)
             try:
-                plugin.cron(task_list)
+                await plugin.cron(task_list)
             except Exception as error:  # one plugin's cron must not stop the others
                 log.error("plugin %s failed in cron: %s", plugin.name, error)
 

@@ -1,7 +1,8 @@
 """The policy engine: from request attributes to a chain result, sessions included.
 
 The server owns sockets and timing; the engine owns vhost selection, the
-session lock protocol around the chain, and the failure policies.
+session lock protocol around the chain, and the failure policies. Everything a
+request waits on is awaited, so a worker keeps many requests in flight.
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 
+from mtpolicyd_core.blocking import BlockingCalls
 from mtpolicyd_core.chain import build_chain
 from mtpolicyd_core.config.model import Config
 from mtpolicyd_core.connections import ConnectionPool
 from mtpolicyd_core.errors import SessionError
+from mtpolicyd_core.log_context import request_context
+from mtpolicyd_core.lookups.interim_resolver import DnsResolver
 from mtpolicyd_core.plugin import PluginContext
 from mtpolicyd_core.request import Request, Session
 from mtpolicyd_core.result import ChainResult, PluginResult
@@ -28,11 +32,13 @@ class RequestFailed(Exception):
 
 
 class PolicyEngine:
-    """Vhosts, connections and the session cache built from one configuration."""
+    """Vhosts, connections, the DNS resolver, the thread pool and the session cache of one config."""
 
     def __init__(self, config: Config, session_cache: SessionCache | None = None) -> None:
         self.config = config
         self.connections = ConnectionPool(config.connections)
+        self.blocking = BlockingCalls(config.server.worker_threads)
+        self.dns = DnsResolver()
         self.warnings: list[str] = []
         self.vhosts: tuple[VirtualHost, ...] = tuple(self._build_vhosts())
         self._by_port = {vhost.port: vhost for vhost in self.vhosts}
@@ -47,9 +53,11 @@ class PolicyEngine:
                 connections=self.connections,
                 build_chain=build_chain,
                 warnings=self.warnings,
+                blocking=self.blocking,
+                dns=self.dns,
             )
             chain = build_chain(vhost_config.plugins, context)
-            yield VirtualHost(vhost_config.port, vhost_config.name, chain)
+            yield VirtualHost(vhost_config.port, vhost_config.name, chain, vhost_config.parallel_dns)
 
     def vhost_for(self, port: int | str, attributes: Mapping[str, str]) -> VirtualHost | None:
         """The vhost for a request on local ``port``; 2.x may select by ``policy_context``."""
@@ -59,31 +67,35 @@ class PolicyEngine:
                 return self._by_name[context]
         return self._by_port.get(str(port))
 
-    def process(self, vhost: VirtualHost, attributes: Mapping[str, str]) -> ChainResult:
-        """Lock and load the session, run the chain, store and unlock (also on failure).
+    async def process(self, vhost: VirtualHost, attributes: Mapping[str, str]) -> ChainResult:
+        """Lock and load the session, run the chain, store and unlock (also on failure or timeout).
 
         Raises RequestFailed when the request must not be answered (plugin
         failure, or a session failure with failure mode ``close``).
         """
         instance = attributes.get("instance")
-        session: Session | None = None
-        if isinstance(self.session_cache, NoSessionCache):
-            session = self.session_cache.retrieve(instance)
-        elif instance is not None:
+        with request_context(vhost.name, instance):
+            session: Session | None = None
+            if isinstance(self.session_cache, NoSessionCache):
+                session = await self.session_cache.retrieve(instance)
+            elif instance is not None:
+                try:
+                    session = await self.session_cache.retrieve(instance)
+                except SessionError as error:
+                    fallback = self._session_failure(vhost, instance, error)
+                    if fallback is not None:
+                        return fallback
+            request = Request(attributes, session, vhost_name=vhost.name)
+            if vhost.parallel_dns:
+                vhost.chain.prefetch(request)
             try:
-                session = self.session_cache.retrieve(instance)
-            except SessionError as error:
-                fallback = self._session_failure(vhost, instance, error)
-                if fallback is not None:
-                    return fallback
-        request = Request(attributes, session, vhost_name=vhost.name)
-        try:
-            return vhost.chain.run(request)
-        except Exception as error:
-            raise RequestFailed(f"{vhost.name}: instance={instance}: {error}") from error
-        finally:
-            if session is not None:
-                self._store(vhost, session)
+                return await vhost.chain.run(request)
+            except Exception as error:
+                raise RequestFailed(f"{vhost.name}: instance={instance}: {error}") from error
+            finally:
+                request.cancel_prefetched()
+                if session is not None:
+                    await self._store(vhost, session)
 
     def _session_failure(self, vhost: VirtualHost, instance: str, error: SessionError) -> ChainResult | None:
         """Apply the configured session failure policy: a fallback answer, or None to go on."""
@@ -96,25 +108,40 @@ class PolicyEngine:
             return ChainResult([PluginResult(policy.failure_action, abort=True)], last_match="session-cache")
         raise RequestFailed(f"{vhost.name}: instance={instance}: {error}") from error
 
-    def _store(self, vhost: VirtualHost, session: Session) -> None:
+    async def _store(self, vhost: VirtualHost, session: Session) -> None:
         try:
-            self.session_cache.store(session)
+            await self.session_cache.store(session)
         except SessionError as error:
             log.error("%s: instance=%s: could not store session: %s",
                       vhost.name, session.get("_instance"), error)
 
+    async def startup(self) -> None:
+        """Let every plugin check its back-ends (create tables …), then close what that opened.
+
+        Run once in the master before workers are forked, like the original's
+        start-up checks; ConfigError names the plugin's file and line.
+        """
+        try:
+            for vhost in self.vhosts:
+                await vhost.chain.startup()
+        finally:
+            await self.aclose()
+
     def after_fork(self) -> None:
-        """Re-open back-end connections in a new worker."""
+        """Forget the parent's back-end clients and threads in a new worker."""
         self.connections.reconnect()
         self.session_cache.reconnect()
+        self.blocking.after_fork()
 
-    def cron(self, tasks: Iterable[str]) -> None:
+    async def cron(self, tasks: Iterable[str]) -> None:
         """Run the periodic tasks of every plugin of every vhost."""
         task_list = list(tasks)
         for vhost in self.vhosts:
-            vhost.chain.cron(task_list)
+            await vhost.chain.cron(task_list)
 
-    def close(self) -> None:
-        """Close the session cache and every connection."""
-        self.session_cache.close()
-        self.connections.close()
+    async def aclose(self) -> None:
+        """Close the session cache, every connection, the resolver and the thread pool."""
+        await self.session_cache.aclose()
+        await self.connections.aclose()
+        await self.dns.aclose()
+        self.blocking.close()

@@ -1,19 +1,21 @@
-"""The plugin API: a plugin is options declared once plus ``run(request) -> results``."""
+"""The plugin API: a plugin is options declared once plus ``async run(request) -> results``."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
 
+from mtpolicyd_core.blocking import BlockingCalls
 from mtpolicyd_core.config.model import Dialect
 from mtpolicyd_core.config.tree import Block, Location, Setting
 from mtpolicyd_core.errors import ConfigError
+from mtpolicyd_core.lookups.interim_resolver import DnsResolver
 from mtpolicyd_core.options import STR, Option, declared_options, maybe
-from mtpolicyd_core.perl.numbers import perl_str
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.roles.switch import Switchable
 
 if TYPE_CHECKING:
     from mtpolicyd_core.chain import PluginChain
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("mtpolicyd.plugin")
 
 ChainBuilder = Callable[[Sequence[Block], "PluginContext"], "PluginChain"]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -33,15 +37,21 @@ class PluginContext:
     connections: ConnectionPool
     build_chain: ChainBuilder
     warnings: list[str] = field(default_factory=list)
+    blocking: BlockingCalls = field(default_factory=BlockingCalls)
+    dns: DnsResolver = field(default_factory=DnsResolver)
 
 
 class Plugin:
-    """Base of all plugins. Subclasses declare ``Option`` attributes and implement ``run``."""
+    """Base of all plugins. Subclasses declare ``Option`` attributes and implement ``async run``.
+
+    ``run`` must not block the event loop: network clients are asyncio ones, and
+    libraries without an asyncio API go through :meth:`in_thread`.
+    """
 
     on_error = Option(maybe(STR), doc="`continue`: log a failure of this plugin and go on with the chain")
     log_level = Option(STR, default="4", doc="log level of this plugin's own messages")
 
-    #: The nested chain for plugins composed with :class:`NestedChain`.
+    #: The nested chain of plugins with the NestedChain role.
     takes_chain: ClassVar[bool] = False
 
     def __init__(
@@ -57,6 +67,8 @@ class Plugin:
         self.vhost_name = context.vhost_name
         self.dialect = context.dialect
         self.connections = context.connections
+        self.blocking = context.blocking
+        self.dns = context.dns
         self.location = location
         self._option_values = values
         self.user_config_fields = user_config_fields
@@ -95,14 +107,28 @@ class Plugin:
     def init(self) -> None:
         """Check option combinations and prepare; raise ValueError to reject the config."""
 
-    def run(self, request: Request) -> list[PluginResult]:
+    async def startup(self) -> None:
+        """Check back-ends once before serving (create SQL tables …); raise ValueError to refuse."""
+
+    async def run(self, request: Request) -> list[PluginResult]:
         """Answer one request: no result, or results whose first abort stops the chain."""
         raise NotImplementedError
 
-    def cron(self, tasks: Iterable[str]) -> None:
+    def prefetch(self, request: Request) -> None:
+        """Start the look-ups ``run`` will need (``request.prefetch``), for vhosts with ``parallel_dns``."""
+
+    def is_switched_off(self, request: Request) -> bool:
+        """Whether a :class:`Switchable` plugin's ``enabled`` is ``off`` for this request."""
+        return isinstance(self, Switchable) and self.get_uc(request, "enabled") == "off"
+
+    async def cron(self, tasks: Iterable[str]) -> None:
         """Run periodic tasks (``hourly``, ``daily``, …); nested chains are run too."""
         if self.chain is not None:
-            self.chain.cron(tasks)
+            await self.chain.cron(tasks)
+
+    async def in_thread(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a blocking library call on the process's bounded thread pool."""
+        return await self.blocking.run(function, *args, **kwargs)
 
     def option_values(self) -> dict[str, Any]:
         """The effective value of every declared option, for ``-d`` and docs."""
@@ -149,18 +175,3 @@ def _apply_setting(
         values[key] = option.parse(setting.value)
     except ValueError as error:
         raise ConfigError(f"plugin {plugin_name}: {error}", where.file, where.line) from None
-
-
-class NestedChain:
-    """Role: the plugin may hold nested ``<Plugin>`` blocks run when it matches."""
-
-    takes_chain: ClassVar[bool] = True
-    chain: PluginChain | None
-
-    def action_or_chain(self, request: Request, action: object) -> list[PluginResult]:
-        """On a match: ``action`` (ending the chain) when set, else the nested chain's results."""
-        if action is not None:
-            return [PluginResult(perl_str(action), abort=True)]
-        if self.chain is not None:
-            return list(self.chain.run(request).plugin_results)
-        return []

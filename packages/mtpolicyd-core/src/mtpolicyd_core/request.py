@@ -1,12 +1,16 @@
-"""A policy request: its attributes and the session of its mail."""
+"""A policy request: its attributes, the session of its mail and the look-ups started for it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 Session = dict[str, Any]
+T = TypeVar("T")
+#: a look-up whose answer is kept in the session (a list, as the original caches lists)
+Lookup = Callable[[], Awaitable[list[Any]]]
 
 
 class NoSessionError(LookupError):
@@ -19,12 +23,15 @@ class Request:
 
     ``session`` is the mutable dict of the mail (``None`` without ``instance``
     or when the session cache failed and the chain runs without one).
+    ``prefetched`` holds look-ups started before the chain ran (parallel DNS),
+    by the session key their answer is cached under.
     """
 
     attributes: Mapping[str, str]
     session: Session | None = None
     use_caching: bool = True
     vhost_name: str = field(default="")
+    prefetched: dict[str, asyncio.Task[Any]] = field(default_factory=dict, compare=False, repr=False)
 
     def attr(self, name: str) -> str | None:
         """The value of a request attribute, or None when not sent."""
@@ -62,14 +69,50 @@ class Request:
             raise NoSessionError("request has no session (no instance attribute or no session cache)")
         return self.session
 
-    def do_cached(self, key: str, compute: Callable[[], list[Any]]) -> list[Any]:
-        """``compute()`` once per mail: the result is kept in the session under ``key``."""
+    def cached(self, key: str) -> list[Any] | None:
+        """The answer the session keeps under ``key`` for this mail, if any."""
         if self.session is None or not self.use_caching:
-            return compute()
-        if self.session.get(key) is None:
-            self.session[key] = list(compute())
-        cached: list[Any] = self.session[key]
-        return cached
+            return None
+        value = self.session.get(key)
+        return None if value is None else list(value)
+
+    async def do_cached(self, key: str, compute: Lookup) -> list[Any]:
+        """``compute()`` once per mail: the answer is kept in the session under ``key``.
+
+        A look-up prefetched under ``key`` is awaited instead of starting another.
+        """
+        found = self.cached(key)
+        if found is not None:
+            return found
+        value = list(await self.lookup(key, compute))
+        if self.session is not None and self.use_caching:
+            self.session[key] = value
+        return value
+
+    def prefetch(self, key: str, compute: Lookup) -> None:
+        """Start ``compute()`` now, unless the session already has the answer under ``key``."""
+        if self.cached(key) is None:
+            self.start_lookup(key, compute)
+
+    def start_lookup(self, key: str, compute: Callable[[], Awaitable[T]]) -> None:
+        """Start ``compute()`` now; :meth:`lookup` with the same ``key`` takes its answer."""
+        if key not in self.prefetched:
+            self.prefetched[key] = asyncio.ensure_future(compute())
+
+    async def lookup(self, key: str, compute: Callable[[], Awaitable[T]]) -> T:
+        """The answer of the look-up started under ``key``, else of ``compute()`` now."""
+        started = self.prefetched.pop(key, None)
+        if started is None:
+            return await compute()
+        return cast(T, await started)
+
+    def cancel_prefetched(self) -> None:
+        """Drop the look-ups started for plugins that did not run (the chain ended before them)."""
+        for task in self.prefetched.values():
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: a failed look-up nobody needed is not an error
+            task.cancel()
+        self.prefetched.clear()
 
     def is_already_done(self, key: str) -> bool:
         """Raise the one-shot flag ``key``; True when it was already raised for this mail."""

@@ -9,8 +9,10 @@ from mtpolicyd_core.chain import PluginChain
 
 @dataclass(frozen=True)
 class VirtualHost:
-    """``<VirtualHost PORT>``: the port it serves, its name in logs, its chain."""
+    """``<VirtualHost PORT>``: the port it serves, its name in logs, its chain, whether its DNS
+    look-ups start together as a request arrives (``parallel_dns``)."""
 
     port: str
     name: str
     chain: PluginChain
+    parallel_dns: bool = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import re
@@ -64,10 +65,24 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cron and args.cron.strip():
         setup_logging(args.loglevel if args.loglevel is not None else engine.config.server.log_level, True)
-        engine.cron(task for task in re.split(r"\s*,\s*", args.cron.strip()) if task)
-        engine.close()
+        asyncio.run(run_cron(engine, [task for task in re.split(r"\s*,\s*", args.cron.strip()) if task]))
         return 0
     return serve(engine, args)
+
+
+async def run_cron(engine: PolicyEngine, tasks: list[str]) -> None:
+    """The plugins' periodic tasks, then every back-end closed."""
+    try:
+        await engine.cron(tasks)
+    finally:
+        await engine.aclose()
+
+
+def start_engine(config_path: str) -> PolicyEngine:
+    """Load the config and let the plugins check their back-ends (as the serving user)."""
+    engine = PolicyEngine(load_config(config_path))
+    asyncio.run(engine.startup())
+    return engine
 
 
 def serve(engine: PolicyEngine, args: argparse.Namespace) -> int:
@@ -94,9 +109,14 @@ def serve(engine: PolicyEngine, args: argparse.Namespace) -> int:
         log.error("cannot switch to user %s, group %s: %s", server.user, server.group, error)
         return 1
     config_path = args.config
+    try:
+        asyncio.run(engine.startup())
+    except ConfigError as error:
+        log.error("%s", error)
+        return EXIT_BAD_CONFIG
 
     def reload() -> PolicyEngine:
-        return PolicyEngine(load_config(config_path))
+        return start_engine(config_path)
 
     try:
         return Master(engine, listeners, reload, args.loglevel).run()

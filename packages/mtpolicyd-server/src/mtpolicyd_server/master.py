@@ -8,6 +8,7 @@ hung workers found.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -143,7 +144,7 @@ class Master:
         for record in list(self.workers.values()):
             if record.generation < self.generation:
                 self.retire_worker(record)
-        old_engine.close()
+        asyncio.run(old_engine.aclose())
         log.log(NOTICE, "configuration reloaded")
 
     def handle_term(self) -> None:
@@ -276,5 +277,5 @@ class Master:
             self.reap_workers()
             if self.workers:
                 time.sleep(0.05)
-        self.engine.close()
+        asyncio.run(self.engine.aclose())
         log.log(NOTICE, "master exiting")

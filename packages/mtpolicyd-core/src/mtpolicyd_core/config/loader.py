@@ -46,6 +46,7 @@ _SERVER_INTEGERS = (
     "log_level", "min_servers", "min_spare_servers", "max_spare_servers", "max_servers", "max_requests",
     "request_timeout", "keepalive_timeout", "max_keepalive",
     "max_line_length", "max_request_size", "max_request_attributes", "read_timeout",
+    "max_concurrent_requests", "worker_threads", "dns_cache_size", "dns_cache_max_ttl",
 )
 _SESSION_POLICY = ("config_dialect", "session_failure", "session_failure_action")
 KNOWN_GLOBALS = frozenset(
@@ -193,9 +194,14 @@ class _Reader:
                 f' "max_servers" ({server.max_servers})',
                 at("min_servers"),
             )
-        for key in ("max_line_length", "max_request_size", "max_request_attributes", "read_timeout"):
+        positive = ("max_line_length", "max_request_size", "max_request_attributes", "read_timeout",
+                    "max_concurrent_requests", "worker_threads")
+        for key in positive:
             if getattr(server, key) <= 0:
                 raise _error(f"{key} must be a positive integer", at(key))
+        for key in ("dns_cache_size", "dns_cache_max_ttl"):
+            if getattr(server, key) < 0:
+                raise _error(f"{key} must not be negative", at(key))
 
     # -- session failure policy -----------------------------------------------------
 
@@ -340,12 +346,22 @@ class _Reader:
         if not plugins:
             raise _error(f"no <Plugin> defined for <VirtualHost> on port {port}!", where)
         for setting in block.settings():
-            if setting.key != "name":
+            if setting.key not in ("name", "parallel_dns"):
                 self.warn(setting.location, f"<VirtualHost {port}>: unknown option {setting.key} ignored")
+        parallel_dns = block.setting("parallel_dns")
         for nested in block.blocks():
             if nested.kind != "Plugin":
                 self.warn(nested.location, f"<VirtualHost {port}>: unknown block <{nested.kind}> ignored")
-        return VirtualHostConfig(port=port, name=name, plugins=plugins, location=where)
+        return VirtualHostConfig(port=port, name=name, plugins=plugins, location=where,
+                                 parallel_dns=parallel_dns is not None and _on(parallel_dns))
+
+
+def _on(setting: Setting) -> bool:
+    """A switch of ours: ``on``/``yes``/``true``/``1`` or ``off``/``no``/``false``/``0``."""
+    value = setting.value.strip().lower()
+    if value not in ("on", "yes", "true", "1", "off", "no", "false", "0"):
+        raise _error(f"{setting.key} must be on or off, not {setting.value!r}", setting.location)
+    return value in ("on", "yes", "true", "1")
 
 
 def _ports(setting: Setting) -> tuple[str, ...]:

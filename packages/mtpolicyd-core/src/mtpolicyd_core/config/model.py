@@ -41,6 +41,11 @@ class ServerConfig:
     max_request_size: int = 1024 * 1024
     max_request_attributes: int = 1000
     read_timeout: int = 20
+    # concurrency inside a worker (docs/decisions/0005-async-workers.md)
+    max_concurrent_requests: int = 100
+    worker_threads: int = 16
+    dns_cache_size: int = 10000
+    dns_cache_max_ttl: int = 86400
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,8 @@ class VirtualHostConfig:
     name: str
     plugins: tuple[Block, ...]
     location: Location
+    #: start the chain's DNS look-ups together as the request arrives (postscreen-like)
+    parallel_dns: bool = False
 
 
 @dataclass(frozen=True)

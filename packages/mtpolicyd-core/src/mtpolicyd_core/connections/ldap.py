@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import ssl
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 from mtpolicyd_core.config.model import ConnectionConfig
@@ -26,6 +28,7 @@ class LdapConnection:
         self.password = options.get("password")
         self.starttls = options.get("starttls", "1").lower() in TRUE_WORDS
         self._connection: Any = None
+        self._lock = threading.Lock()
 
     def describe(self) -> str:
         """``ldap NAME (host:port)`` for error messages."""
@@ -57,11 +60,19 @@ class LdapConnection:
             raise ConnectionUnavailable(f"{self.describe()}: {error}") from error
         return connection
 
+    def search(self, base: str, search_filter: str, attributes: Sequence[str]) -> list[dict[str, Any]]:
+        """The entries a search finds (blocking: call it on the thread pool; one search at a time)."""
+        with self._lock:
+            ldap = self.handle
+            ldap.search(base, search_filter, attributes=list(attributes))
+            return [item for item in ldap.response or [] if item.get("type") == "searchResEntry"]
+
     def reconnect(self) -> None:
         """Forget the connection (after fork its socket is the parent's); the next use opens a new one."""
         self._connection = None
+        self._lock = threading.Lock()
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Unbind, ignoring a connection that is already gone."""
         if self._connection is not None:
             connection, self._connection = self._connection, None

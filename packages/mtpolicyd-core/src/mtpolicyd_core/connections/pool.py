@@ -28,7 +28,7 @@ class Connection(Protocol):
 
     def reconnect(self) -> None: ...
 
-    def close(self) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 def _connection_class(config: ConnectionConfig) -> Any:
@@ -69,11 +69,11 @@ class ConnectionPool:
         return list(self._connections)
 
     def reconnect(self) -> None:
-        """Re-open every connection (after fork: sockets must not be shared)."""
+        """Forget every client (after fork: the parent's sockets must not be used); each opens anew."""
         for connection in self._connections.values():
             connection.reconnect()
 
-    def close(self) -> None:
-        """Close every connection."""
+    async def aclose(self) -> None:
+        """Close every connection's client."""
         for connection in self._connections.values():
-            connection.close()
+            await connection.aclose()

@@ -1,10 +1,10 @@
-"""``<Connection> module = "Redis"``: a redis-py client (TCP ``server`` or UNIX ``sock``)."""
+"""``<Connection> module = "Redis"``: a redis-py asyncio client (TCP ``server`` or UNIX ``sock``)."""
 
 from __future__ import annotations
 
-import redis
+import redis.asyncio
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from mtpolicyd_core.config.model import ConnectionConfig
 
@@ -16,6 +16,8 @@ DEFAULT_TIMEOUT = 1.0
 class RedisConnection:
     """Options ``server`` (host:port), ``sock``, ``db``, ``password``, ``timeout`` (seconds)."""
 
+    errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError, TimeoutError)
+
     def __init__(self, config: ConnectionConfig) -> None:
         options = config.options
         self.name = config.name
@@ -24,33 +26,46 @@ class RedisConnection:
         self.db = int(options.get("db", "0"))
         self.password = options.get("password")
         self.timeout = float(options.get("timeout", DEFAULT_TIMEOUT))
-        self._client: redis.Redis | None = None
+        self._client: redis.asyncio.Redis | None = None
 
     def describe(self) -> str:
         """``redis NAME (address)`` for error messages."""
         return f"redis {self.name} ({self.sock or self.server})"
 
     @property
-    def handle(self) -> redis.Redis:
-        """The client; it reconnects by itself after a failed command."""
+    def handle(self) -> redis.asyncio.Redis:
+        """The client (connections opened on use in the running loop); it reconnects after a failure."""
         if self._client is None:
             # one immediate retry covers a pooled connection the server closed; no back-off sleeps
             common = {"db": self.db, "password": self.password, "socket_timeout": self.timeout,
                       "socket_connect_timeout": self.timeout, "retry": Retry(NoBackoff(), 1)}
             if self.sock:
-                self._client = redis.Redis(unix_socket_path=self.sock, **common)  # type: ignore[arg-type]
+                self._client = redis.asyncio.Redis(unix_socket_path=self.sock, **common)  # type: ignore[arg-type]
             else:
                 host, _, port = self.server.rpartition(":")
-                self._client = redis.Redis(host=host or self.server, port=int(port or 6379),
-                                           **common)  # type: ignore[arg-type]
+                self._client = redis.asyncio.Redis(host=host or self.server, port=int(port or 6379),
+                                                   **common)  # type: ignore[arg-type]
         return self._client
 
+    async def get(self, key: str) -> bytes | None:
+        """``GET``."""
+        value = await self.handle.get(key)
+        return value.encode() if isinstance(value, str) else value
+
+    async def set(self, key: str, value: bytes, ttl: int) -> None:
+        """``SET key value EX ttl`` (no expiry for a ttl of 0)."""
+        await self.handle.set(key, value, ex=ttl or None)
+
+    async def delete(self, key: str) -> None:
+        """``DEL``."""
+        await self.handle.delete(key)
+
     def reconnect(self) -> None:
-        """Drop the connections; the next use connects again (after fork)."""
+        """Forget the parent's client (after fork); the next use connects again."""
         self._client = None
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the client's connections."""
         if self._client is not None:
-            self._client.close()
-            self._client = None
+            client, self._client = self._client, None
+            await client.aclose()

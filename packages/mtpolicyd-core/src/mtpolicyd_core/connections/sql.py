@@ -1,17 +1,26 @@
-"""``<Connection> module = "Sql"``: a SQLAlchemy Engine (MariaDB/MySQL via PyMySQL, SQLite, …)."""
+"""``<Connection> module = "Sql"``: a SQLAlchemy asyncio engine (MariaDB/MySQL via aiomysql, SQLite via
+aiosqlite, …). Configured URLs name the synchronous drivers (as a translated Perl DSN does); the
+engine uses the asyncio driver of the same database."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from mtpolicyd_core.config.model import ConnectionConfig
 from mtpolicyd_core.errors import ConfigError
 
 #: seconds to connect, to wait for an answer or for SQLite's write lock: far below the request timeout
 DEFAULT_TIMEOUT = 5.0
+#: database backend → the asyncio driver its engine uses
+ASYNC_DRIVERS = {"mysql": "aiomysql", "mariadb": "aiomysql", "sqlite": "aiosqlite", "postgresql": "asyncpg"}
 
 
 def engine_url(config: ConnectionConfig) -> URL:
@@ -29,14 +38,22 @@ def engine_url(config: ConnectionConfig) -> URL:
     return url
 
 
+def async_url(url: URL) -> URL:
+    """The same database through its asyncio driver (``mysql+pymysql`` → ``mysql+aiomysql`` …)."""
+    driver = ASYNC_DRIVERS.get(url.get_backend_name())
+    return url if driver is None else url.set(drivername=f"{url.get_backend_name()}+{driver}")
+
+
 def engine_arguments(url: URL, timeout: float) -> dict[str, Any]:
-    """Per-dialect engine settings: timeouts, SQLite across threads, MariaDB liveness checks."""
+    """Per-dialect engine settings: timeouts, one shared in-memory SQLite, MariaDB liveness checks."""
     if url.get_backend_name() == "sqlite":
-        return {"connect_args": {"check_same_thread": False, "timeout": timeout}}
+        arguments: dict[str, Any] = {"connect_args": {"timeout": timeout}}
+        if url.database in (None, "", ":memory:"):
+            arguments["poolclass"] = StaticPool  # every use must see the one in-memory database
+        return arguments
     if url.get_backend_name() in ("mysql", "mariadb"):
         seconds = max(1, int(timeout))
-        timeouts = {"connect_timeout": seconds, "read_timeout": seconds, "write_timeout": seconds}
-        return {"pool_pre_ping": True, "pool_recycle": 3600, "connect_args": timeouts}
+        return {"pool_pre_ping": True, "pool_recycle": 3600, "connect_args": {"connect_timeout": seconds}}
     return {"pool_pre_ping": True}
 
 
@@ -55,28 +72,34 @@ class SqlConnection:
         self.name = config.name
         self.url = engine_url(config)
         self.timeout = float(config.options.get("timeout", DEFAULT_TIMEOUT))
-        self._engine: Engine | None = None
+        self._engine: AsyncEngine | None = None
 
     def describe(self) -> str:
         """``sql NAME (url without password)`` for error messages."""
         return f"sql {self.name} ({self.url.render_as_string(hide_password=True)})"
 
     @property
-    def handle(self) -> Engine:
-        """The engine (a pool of DB-API connections, opened on use)."""
+    def handle(self) -> AsyncEngine:
+        """The engine (a pool of connections, opened on use in the running event loop)."""
         if self._engine is None:
-            self._engine = sqlalchemy.create_engine(self.url, **engine_arguments(self.url, self.timeout))
-            if self.url.get_backend_name() == "sqlite":
-                sqlalchemy.event.listen(self._engine, "connect", concurrent_sqlite)
+            url = async_url(self.url)
+            self._engine = create_async_engine(url, **engine_arguments(url, self.timeout))
+            if url.get_backend_name() == "sqlite":
+                sqlalchemy.event.listen(self._engine.sync_engine, "connect", concurrent_sqlite)
         return self._engine
 
-    def reconnect(self) -> None:
-        """After fork: forget the parent's pooled connections without closing them under it."""
-        if self._engine is not None:
-            self._engine.dispose(close=False)
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection in a transaction, committed at the end; all of it within ``timeout``."""
+        async with asyncio.timeout(self.timeout), self.handle.begin() as connection:
+            yield connection
 
-    def close(self) -> None:
+    def reconnect(self) -> None:
+        """After fork: forget the parent's engine (its pooled connections are the parent's)."""
+        self._engine = None
+
+    async def aclose(self) -> None:
         """Close every pooled connection."""
         if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+            engine, self._engine = self._engine, None
+            await engine.dispose()

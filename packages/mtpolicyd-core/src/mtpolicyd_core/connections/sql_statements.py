@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime
 import decimal
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+if TYPE_CHECKING:
+    from mtpolicyd_core.connections.sql import SqlConnection
 
 _QUOTES = "'\"`"
 
@@ -102,14 +103,15 @@ class SqlResult:
         return dict(zip(self.columns, self.first_row, strict=False))
 
 
-def execute_sql(engine: Engine, sql: str, params: Sequence[Any] = ()) -> SqlResult:
-    """Run one DBI-style statement with bound ``?`` parameters and commit it."""
-    statement = translate_placeholders(sql, engine.dialect.paramstyle) if params else sql
-    with engine.begin() as connection:
+async def execute_sql(connection: SqlConnection, sql: str, params: Sequence[Any] = ()) -> SqlResult:
+    """Run one DBI-style statement with bound ``?`` parameters and commit it, within the
+    connection's ``timeout`` (a stopped database server costs a request no more)."""
+    statement = translate_placeholders(sql, connection.handle.dialect.paramstyle) if params else sql
+    async with connection.transaction() as session:
         if params:
-            result = connection.exec_driver_sql(statement, tuple(params))
+            result = await session.exec_driver_sql(statement, tuple(params))
         else:
-            result = connection.exec_driver_sql(statement)
+            result = await session.exec_driver_sql(statement)
         if not result.returns_rows:
             return SqlResult([], None, result.rowcount)
         row = result.fetchone()

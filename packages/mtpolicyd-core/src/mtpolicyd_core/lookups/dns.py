@@ -1,60 +1,24 @@
-"""DNS blocklist look-ups as the original's Mail::RBL does them, on a bounded resolver.
+"""DNS blocklist look-ups as the original's Mail::RBL does them.
 
-The resolver is the system's (``/etc/resolv.conf``), overridden like Perl's
-Net::DNS by the environment: ``RES_NAMESERVERS`` (blank-separated addresses)
-and ``RES_OPTIONS`` (``port:N``, ``timeout:N``/``retrans:N`` seconds per try,
-``attempts:N``/``retry:N`` tries). Each look-up is bounded well below the
-request timeout; a failed look-up is logged and counts as "not listed", as
-Net::DNS's ``query`` returning nothing does in the original.
+The resolver is the worker's (:mod:`mtpolicyd_core.lookups.interim_resolver`);
+a failed look-up is logged and counts as "not listed", as Net::DNS's ``query``
+returning nothing does in the original.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-import dns.exception
-import dns.name
-import dns.rdatatype
-import dns.resolver
+from mtpolicyd_core.lookups.interim_resolver import DnsLookupError, DnsResolver
 
-#: seconds one try waits for an answer, and how many tries a look-up makes
-DEFAULT_TRY_TIMEOUT = 1.0
-DEFAULT_ATTEMPTS = 2
+#: DNS record types the lists are asked for
+A, TXT = 1, 16
 
 _IPV4 = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+", re.ASCII)
-
-
-def configured_resolver(environ: Mapping[str, str] | None = None) -> dns.resolver.Resolver:
-    """A resolver for the system's name servers, or those named by ``RES_NAMESERVERS``/``RES_OPTIONS``."""
-    env = os.environ if environ is None else environ
-    nameservers = env.get("RES_NAMESERVERS", "").split()
-    if nameservers:
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = nameservers
-    else:
-        try:
-            resolver = dns.resolver.Resolver()
-        except dns.resolver.NoResolverConfiguration:
-            resolver = dns.resolver.Resolver(configure=False)
-            resolver.nameservers = ["127.0.0.1"]  # the C library's default without resolv.conf
-    try_timeout, attempts = DEFAULT_TRY_TIMEOUT, DEFAULT_ATTEMPTS
-    for option in env.get("RES_OPTIONS", "").split():
-        name, _, value = option.partition(":")
-        if not value.isdigit():
-            continue
-        if name == "port":
-            resolver.port = int(value)
-        elif name in ("timeout", "retrans"):
-            try_timeout = float(value)
-        elif name in ("attempts", "retry"):
-            attempts = int(value)
-    resolver.timeout = try_timeout
-    resolver.lifetime = try_timeout * max(attempts, 1)
-    return resolver
 
 
 def net_dns_txt(strings: Sequence[bytes]) -> str:
@@ -99,47 +63,41 @@ def listing_info(listing: Sequence[str]) -> str | None:
 class Blocklist:
     """Queries one DNS list zone (``domain``) like Mail::RBL: the first A record, then its TXT records."""
 
-    def __init__(
-        self, domain: str, resolver: dns.resolver.Resolver, logger: logging.LoggerAdapter[logging.Logger]
-    ) -> None:
+    def __init__(self, domain: str, resolver: DnsResolver, logger: logging.LoggerAdapter[logging.Logger]) -> None:
         self.domain = domain
         self.resolver = resolver
         self.logger = logger
 
-    def check(self, host: str) -> list[str]:
+    async def check(self, host: str) -> list[str]:
         """``[listed address, txt …]`` for an IPv4 address (or a name's first IPv4); ``[]`` if not listed."""
-        for reversed_address in self._reversed_addresses(host):
-            found = self._lookup(reversed_address)
+        for reversed_address in await self._reversed_addresses(host):
+            found = await self._lookup(reversed_address)
             if found:
                 return found
         return []
 
-    def check_rhsbl(self, hostname: str) -> list[str]:
+    async def check_rhsbl(self, hostname: str) -> list[str]:
         """``[listed address, txt …]`` for a domain name on a right-hand-side list; ``[]`` if not listed."""
-        return self._lookup(hostname)
+        return await self._lookup(hostname)
 
-    def _lookup(self, prefix: str) -> list[str]:
+    async def _lookup(self, prefix: str) -> list[str]:
         name = f"{prefix}.{self.domain}"
-        addresses = self._query(name, dns.rdatatype.A)
+        addresses = await self._query(name, A)
         if not addresses:
             return []
-        return [
-            addresses[0].to_text(),
-            *(net_dns_txt(getattr(txt, "strings", ())) for txt in self._query(name, dns.rdatatype.TXT)),
-        ]
+        return [str(addresses[0]), *(net_dns_txt(strings) for strings in await self._query(name, TXT))]
 
-    def _query(self, name: str, rdtype: dns.rdatatype.RdataType) -> list[dns.rdata.Rdata]:
-        """The records of one type; none on NXDOMAIN, on no answer and (logged) on failure."""
+    async def _query(self, name: str, rdtype: int) -> list[Any]:
+        """The record values of one type; none on NXDOMAIN, on no answer and (logged) on failure."""
         try:
-            answer = self.resolver.resolve(name, rdtype, search=False, raise_on_no_answer=False)
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            answer = await self.resolver.query(name, rdtype)
+        except DnsLookupError as error:
+            kind = "A" if rdtype == A else "TXT"
+            self.logger.warning("DNS lookup %s %s failed: %s", name, kind, error)
             return []
-        except dns.exception.DNSException as error:
-            self.logger.warning("DNS lookup %s %s failed: %s", name, dns.rdatatype.to_text(rdtype), error)
-            return []
-        return list(answer)
+        return [record.value for record in answer.records]
 
-    def _reversed_addresses(self, host: str) -> list[str]:
+    async def _reversed_addresses(self, host: str) -> list[str]:
         """The reversed octets to query: of the address itself, or of the first address of a name."""
         if not host:
             raise ValueError("no host to check given (client_address missing or empty)")
@@ -150,8 +108,8 @@ class Blocklist:
         try:
             packed = socket.inet_aton(host)
         except OSError:
-            addresses = self._query(host if host.endswith(".") else f"{host}.", dns.rdatatype.A)
+            addresses = await self._query(host if host.endswith(".") else f"{host}.", A)
             if not addresses:
                 return []
-            packed = socket.inet_aton(addresses[0].to_text())
+            packed = socket.inet_aton(str(addresses[0]))
         return [".".join(str(octet) for octet in reversed(packed))]

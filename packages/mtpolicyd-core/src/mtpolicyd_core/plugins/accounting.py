@@ -15,6 +15,7 @@ from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 from mtpolicyd_core.roles.sql_tables import SqlTables, TableDefinition, quote_identifier
+from mtpolicyd_core.roles.switch import Switchable
 
 #: The columns counted per key and period.
 Metrics = dict[str, int | float | None]
@@ -73,13 +74,12 @@ def request_metrics(request: Request) -> Metrics:
     }
 
 
-class Accounting(SqlTables, Plugin):
+class Accounting(Switchable, SqlTables, Plugin):
     """Counts each mail once into ``<table_prefix><field>`` for every field in ``fields``: one row
     per field value and period (``time_pattern``) with the columns count, count_rcpt, size
     and size_rcpt. Tables are created at start-up when missing. Quota reads them.
     """
 
-    enabled = Option(STR, default="on", user_config=True, doc="`off` disables accounting")
     fields = Option(STR, required=True, doc="comma-separated request attributes to account by")
     time_pattern = Option(STR, default="%Y-%m", doc="strftime pattern of the accounting period")
     table_prefix = Option(STR, default="acct_", doc="prefix of the table names")
@@ -95,11 +95,11 @@ class Accounting(SqlTables, Plugin):
 
     def init(self) -> None:
         self.check_connections()
-        self.check_sql_tables({self.table_name(field): ACCOUNTING_TABLE for field in self.field_list})
 
-    def run(self, request: Request) -> list[PluginResult]:
-        if self.get_uc(request, "enabled") == "off":
-            return []
+    async def startup(self) -> None:
+        await self.check_sql_tables({self.table_name(field): ACCOUNTING_TABLE for field in self.field_list})
+
+    async def run(self, request: Request) -> list[PluginResult]:
         if request.is_already_done(f"{self.name}-acct"):
             self.debug(request, "accounting already done for this mail, skipping...")
             return []
@@ -110,20 +110,20 @@ class Accounting(SqlTables, Plugin):
                 self.debug(request, f"{field} not defined in request, skipping...")
                 continue
             self.debug(request, f"updating accounting info for {field} {key}")
-            self.update_accounting(field, key, metrics)
+            await self.update_accounting(field, key, metrics)
         return []
 
-    def update_accounting(self, field: str, key: str, metrics: Metrics) -> None:
+    async def update_accounting(self, field: str, key: str, metrics: Metrics) -> None:
         """Add the metrics to the row of this key and period, creating it when missing."""
-        if self.update_row(field, key, metrics):
+        if await self.update_row(field, key, metrics):
             return
         try:
-            self.insert_row(field, key, metrics)
+            await self.insert_row(field, key, metrics)
         except IntegrityError:  # another worker created the row meanwhile
-            if not self.update_row(field, key, metrics):
+            if not await self.update_row(field, key, metrics):
                 raise
 
-    def update_row(self, field: str, key: str, metrics: Metrics) -> bool:
+    async def update_row(self, field: str, key: str, metrics: Metrics) -> bool:
         """Add to an existing row; False when there is none."""
         engine = self.db_engine
         columns = list(metrics)
@@ -135,9 +135,9 @@ class Accounting(SqlTables, Plugin):
             f" WHERE {quote_identifier(engine, 'key')}=? AND {quote_identifier(engine, 'time')}=?"
         )
         values = [metrics[column] for column in columns]
-        return self.execute_sql(sql, *values, key, time_key(self.time_pattern)).rowcount > 0
+        return (await self.execute_sql(sql, *values, key, time_key(self.time_pattern))).rowcount > 0
 
-    def insert_row(self, field: str, key: str, metrics: Metrics) -> None:
+    async def insert_row(self, field: str, key: str, metrics: Metrics) -> None:
         """The first row of this key and period."""
         engine = self.db_engine
         values = {"key": key, "time": time_key(self.time_pattern), **metrics}
@@ -145,4 +145,4 @@ class Accounting(SqlTables, Plugin):
         placeholders = ", ".join("?" for _ in values)
         table = quote_identifier(engine, self.table_name(field))
         sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
-        self.execute_sql(sql, *values.values())
+        await self.execute_sql(sql, *values.values())

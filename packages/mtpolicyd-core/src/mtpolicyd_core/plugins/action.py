@@ -13,5 +13,5 @@ class Action(Plugin):
 
     action = Option(STR, required=True, doc="the action to answer, any Postfix access action")
 
-    def run(self, request: Request) -> list[PluginResult]:
+    async def run(self, request: Request) -> list[PluginResult]:
         return [PluginResult(self.action, abort=True)]

@@ -20,7 +20,7 @@ class AddScoreHeader(Scoring, Plugin):
     header_name = Option(STR, default="X-MtScore", doc="name of the header")
     spam_score = Option(NUM, default="5", user_config=True, doc="score from which the header says YES")
 
-    def run(self, request: Request) -> list[PluginResult]:
+    async def run(self, request: Request) -> list[PluginResult]:
         score = self.get_score(request)
         spam_score = perl_numify(self.get_uc(request, "spam_score"))
         verdict = "YES" if perl_numify(score) >= spam_score else "NO"

@@ -15,7 +15,7 @@ class ClearFields(Plugin):
     fields = Option(maybe(STR), doc="comma separated session fields to delete")
     fields_prefix = Option(maybe(STR), doc="comma separated prefixes: fields starting with one are deleted")
 
-    def run(self, request: Request) -> list[PluginResult]:
+    async def run(self, request: Request) -> list[PluginResult]:
         if self.fields is not None:
             names = comma_list(self.fields)
             self.debug(request, "clearing fields " + ", ".join(names))

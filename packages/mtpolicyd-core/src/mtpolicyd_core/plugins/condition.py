@@ -7,9 +7,10 @@ from typing import Any
 from mtpolicyd_core.options import BOOL, NUM, STR, Option, maybe
 from mtpolicyd_core.perl.numbers import perl_numify, perl_str
 from mtpolicyd_core.perl.regex import perl_search
-from mtpolicyd_core.plugin import NestedChain, Plugin
+from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.roles.nested_chain import NestedChain
 from mtpolicyd_core.roles.scoring import Scoring
 
 
@@ -47,7 +48,7 @@ class Condition(Scoring, NestedChain, Plugin):
             return True
         return self.gt_match is not None and perl_numify(value) > self.gt_match
 
-    def run(self, request: Request) -> list[PluginResult]:
+    async def run(self, request: Request) -> list[PluginResult]:
         value = self.value(request)
         if value is None:
             return []
@@ -60,4 +61,4 @@ class Condition(Scoring, NestedChain, Plugin):
         score = self.get_uc(request, "score")
         if score is not None:
             self.add_score(request, self.name, score)
-        return self.action_or_chain(request, self.get_uc(request, "action"))
+        return await self.action_or_chain(request, self.get_uc(request, "action"))

@@ -11,17 +11,17 @@ from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 from mtpolicyd_core.roles.scoring import Scoring
+from mtpolicyd_core.roles.switch import Switchable
 
 #: seconds to wait for ctipd; the original's HTTP client waited up to three minutes
 HTTP_TIMEOUT = 10.0
 
 
-class CtIpRep(Scoring, Plugin):
+class CtIpRep(Switchable, Scoring, Plugin):
     """Asks ctipd (an HTTP service) to classify ``client_address``: `accept` passes; `permfail` and
     `tempfail` add their score (once per mail) and, in mode `reject` or `defer`, answer the reject or
     defer message (`%IP%`, `%REFID%` replaced); other modes only score."""
 
-    enabled = Option(STR, default="on", user_config=True, doc="`off` disables the check")
     url = Option(STR, default="http://localhost:8080/ctipd/iprep", doc="the ctipd classification URL")
     key = Option(maybe(STR), doc="ctipd licence key, if the service needs one")
     reject_message = Option(
@@ -42,7 +42,8 @@ class CtIpRep(Scoring, Plugin):
     tempfail_mode = Option(STR, default="defer", user_config=True, doc="`reject`, `defer` or `passive`")
 
     def classify(self, ip: str) -> list[str | None]:
-        """``[action, refid]`` as ctipd answers them; an HTTP or format error fails the request."""
+        """``[action, refid]`` as ctipd answers them; an HTTP or format error fails the request.
+        Blocking (urllib): run on the thread pool."""
         body = "x-ctch-request-type: classifyip\r\nx-ctch-pver: 1.0\r\n"
         if self.key is not None:
             body += f"x-ctch-key: {self.key}\r\n"
@@ -65,13 +66,11 @@ class CtIpRep(Scoring, Plugin):
             raise RuntimeError(f"could not find action in response: {content}")
         return [action.group(1), None if refid is None else refid.group(1)]
 
-    def run(self, request: Request) -> list[PluginResult]:
+    async def run(self, request: Request) -> list[PluginResult]:
         ip = request.attr("client_address")
         if ip is None:
             raise ValueError("no client_address in request!")
-        if self.get_uc(request, "enabled") == "off":
-            return []
-        verdict, refid = request.do_cached(f"{self.name}-result", lambda: self.classify(ip))
+        verdict, refid = await request.do_cached(f"{self.name}-result", lambda: self.in_thread(self.classify, ip))
         if verdict == "accept":
             self.debug(request, "CtIpRep: sender IP is ok")
             return []

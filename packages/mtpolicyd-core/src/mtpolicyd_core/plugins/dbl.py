@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import cached_property
 
-from mtpolicyd_core.lookups.dns import Blocklist, configured_resolver, listing_info
+from mtpolicyd_core.lookups.dns import Blocklist, listing_info
 from mtpolicyd_core.options import NUM, STR, Option, maybe
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.roles.mode import ModeAnswers
 from mtpolicyd_core.roles.scoring import Scoring
+from mtpolicyd_core.roles.switch import Switchable
 
 #: the checked request attributes, in the order they are checked
 CHECKS = ("sender", "reverse_client_name", "helo_name")
@@ -28,13 +30,12 @@ def checked_hostname(request: Request, check: str) -> str | None:
     return re.sub(r"^[^@]*@", "", value, count=1) if check == "sender" else value
 
 
-class DBL(Scoring, Plugin):
+class DBL(Switchable, ModeAnswers, Scoring, Plugin):
     """Looks up the sender's domain, the reverse client name and the HELO name (in that order) in the
     DNS domain list ``domain``. Each listed name adds its check's score (once per mail); the first
     listed check whose mode is `reject` answers a reject. Other modes only score."""
 
     domain = Option(STR, required=True, doc="DNS zone of the list, e.g. `dbl.spamhaus.org`")
-    enabled = Option(STR, default="on", user_config=True, doc="`off` disables the checks")
     sender_mode = Option(STR, default="reject", user_config=True, doc="`reject` or `passive`")
     sender_score = Option(maybe(NUM), default="5", doc="score added when the sender domain is listed")
     reverse_client_name_mode = Option(STR, default="reject", user_config=True, doc="`reject` or `passive`")
@@ -51,17 +52,24 @@ class DBL(Scoring, Plugin):
 
     @cached_property
     def blocklist(self) -> Blocklist:
-        """The list zone, queried through the configured resolver."""
-        return Blocklist(self.domain, configured_resolver(), self.logger)
+        """The list zone, queried through the worker's resolver."""
+        return Blocklist(self.domain, self.dns, self.logger)
 
-    def run(self, request: Request) -> list[PluginResult]:
-        if self.get_uc(request, "enabled") == "off":
-            return []
+    def prefetch(self, request: Request) -> None:
+        for check in CHECKS:
+            try:
+                hostname = checked_hostname(request, check)
+            except ValueError:
+                return  # run() fails on the missing attribute; nothing after it is looked up
+            if hostname is not None:
+                request.prefetch(f"{self.name}-{check}-result", self.lookup(hostname))
+
+    async def run(self, request: Request) -> list[PluginResult]:
         for check in CHECKS:
             hostname = checked_hostname(request, check)
             if hostname is None:
                 continue
-            listing = request.do_cached(f"{self.name}-{check}-result", self.lookup(hostname))
+            listing = await request.do_cached(f"{self.name}-{check}-result", self.lookup(hostname))
             if not listing:
                 self.debug(request, f"domain {hostname} not on {self.domain} blacklist")
                 continue
@@ -74,11 +82,14 @@ class DBL(Scoring, Plugin):
             score = getattr(self, f"{check}_score")
             if score is not None and not request.is_already_done(f"{self.name}-{check}-score"):
                 self.add_score(request, f"{self.name}-{check}", score)
-            if self.get_uc(request, f"{check}_mode") == "reject":
-                return [PluginResult(self.reject_action(check, hostname, info), abort=True)]
+            answer = self.mode_results(
+                self.get_uc(request, f"{check}_mode"), self.reject_action(check, hostname, info), accept_modes=()
+            )
+            if answer:
+                return answer
         return []
 
-    def lookup(self, hostname: str) -> Callable[[], list[str]]:
+    def lookup(self, hostname: str) -> Callable[[], Awaitable[list[str]]]:
         """The look-up of one name, to run unless the session has its answer."""
         return lambda: self.blocklist.check_rhsbl(hostname)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from mtpolicyd_core.options import STR, Option
-from mtpolicyd_core.plugin import NestedChain, Plugin
+from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.roles.nested_chain import NestedChain
 
 
 class Eval(NestedChain, Plugin):
@@ -13,10 +14,10 @@ class Eval(NestedChain, Plugin):
 
     store_in = Option(STR, required=True, doc="session field that receives the nested chain's actions")
 
-    def run(self, request: Request) -> list[PluginResult]:
+    async def run(self, request: Request) -> list[PluginResult]:
         if self.chain is None:
             return []
-        actions = self.chain.run(request).actions
+        actions = (await self.chain.run(request)).actions
         if actions:
             request.require_session()[self.store_in] = "\n".join(actions)
         return []

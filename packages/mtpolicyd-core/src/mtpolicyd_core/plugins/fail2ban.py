@@ -7,17 +7,17 @@ with an unpickler that refuses every global, so it can only give plain data.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import pickle
 import struct
-from socket import AF_UNIX, SOCK_STREAM
-from socket import socket as Socket
 from typing import Any
 
 from mtpolicyd_core.options import STR, Option
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.roles.switch import Switchable
 
 END_MARKER = b"<F2B_END_COMMAND>"
 #: seconds to wait for the fail2ban server
@@ -55,38 +55,37 @@ def decode_reply(reply: bytes) -> Any:
     return PlainDataUnpickler(io.BytesIO(reply.removesuffix(END_MARKER)), encoding="latin-1").load()
 
 
-class Fail2Ban(Plugin):
+class Fail2Ban(Switchable, Plugin):
     """Bans client_address in the fail2ban ``jail`` via the fail2ban server's unix ``socket``
     (like ``fail2ban-client set <jail> banip <address>``), once per mail. Use it at the end
     of a chain, e.g. in the nested chain of a ScoreAction; it gives no action.
     """
 
-    enabled = Option(STR, default="on", user_config=True, doc="`off` disables banning")
     socket = Option(STR, default="/var/run/fail2ban/fail2ban.sock", doc="unix socket of the fail2ban server")
     jail = Option(STR, default="postfix", doc="jail the address is banned in")
 
-    def run(self, request: Request) -> list[PluginResult]:
-        if self.get_uc(request, "enabled") == "off":
-            return []
+    async def run(self, request: Request) -> list[PluginResult]:
         address = request.attr("client_address")
         if address is None:
             self.debug(request, "no client_address in request, nothing to ban")
             return []
         if not request.is_already_done(f"{self.name}-fail2ban"):
             self.debug(request, f"adding ip {address} to fail2ban jail {self.jail}")
-            self.ban(address)
+            await self.ban(address)
         return []
 
-    def ban(self, address: str) -> None:
+    async def ban(self, address: str) -> None:
         """Send the ban command and check the server's reply."""
-        with Socket(AF_UNIX, SOCK_STREAM) as connection:
-            connection.settimeout(FAIL2BAN_TIMEOUT)
-            try:
-                connection.connect(self.socket)
-            except OSError as error:
-                raise ConnectionError(f"cant connect fail2ban socket: {error}") from None
-            connection.sendall(ban_command(self.jail, address))
-            reply = self.read_reply(connection)
+        try:
+            async with asyncio.timeout(FAIL2BAN_TIMEOUT):
+                reader, writer = await asyncio.open_unix_connection(self.socket)
+        except (OSError, TimeoutError) as error:
+            raise ConnectionError(f"cant connect fail2ban socket: {error}") from None
+        try:
+            writer.write(ban_command(self.jail, address))
+            reply = await read_reply(reader)
+        finally:
+            writer.close()
         if not reply:
             return
         try:
@@ -97,16 +96,17 @@ class Fail2Ban(Plugin):
         if isinstance(answer, tuple) and answer and answer[0] != 0:
             self.logger.error("fail2ban refused to ban %s in jail %s: %r", address, self.jail, answer[1:])
 
-    @staticmethod
-    def read_reply(connection: Socket) -> bytes:
-        """The reply up to the end marker (empty when the server closes without one or is slow)."""
-        reply = b""
-        try:
+
+async def read_reply(reader: asyncio.StreamReader) -> bytes:
+    """The reply up to the end marker (empty when the server closes without one or is slow)."""
+    reply = b""
+    try:
+        async with asyncio.timeout(FAIL2BAN_TIMEOUT):
             while END_MARKER not in reply and len(reply) < MAX_REPLY:
-                chunk = connection.recv(4096)
+                chunk = await reader.read(4096)
                 if not chunk:
                     break
                 reply += chunk
-        except TimeoutError:
-            return b""
-        return reply
+    except (TimeoutError, OSError):
+        return b""
+    return reply

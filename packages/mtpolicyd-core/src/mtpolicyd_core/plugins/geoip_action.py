@@ -7,16 +7,17 @@ from mtpolicyd_core.perl.comma_list import comma_list
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.roles.mode import ModeAnswers
 from mtpolicyd_core.roles.scoring import Scoring
+from mtpolicyd_core.roles.switch import Switchable
 
 
-class GeoIPAction(Scoring, Plugin):
+class GeoIPAction(Switchable, ModeAnswers, Scoring, Plugin):
     """Acts when the country code the GeoIPLookup plugin ``result_from`` stored is in ``country_codes``:
     adds ``score`` (once per mail) and rejects (`mode = reject`), answers dunno (`accept`/`dunno`) or
     only scores (`passive`). Dialect 1: an address without country is compared as an empty code."""
 
     result_from = Option(STR, required=True, doc="name of the GeoIPLookup plugin whose result is used")
-    enabled = Option(STR, default="on", user_config=True, doc="`off` disables the check")
     mode = Option(STR, default="reject", user_config=True, doc="`reject`, `accept`/`dunno` or `passive`")
     country_codes = Option(
         STR, required=True, doc="comma separated two letter country codes, e.g. `DE,AT,CH`"
@@ -28,11 +29,9 @@ class GeoIPAction(Scoring, Plugin):
     )
     score = Option(maybe(NUM), doc="score added on a match")
 
-    def run(self, request: Request) -> list[PluginResult]:
+    async def run(self, request: Request) -> list[PluginResult]:
         ip = request.attr("client_address")
         mode = self.get_uc(request, "mode")
-        if self.get_uc(request, "enabled") == "off":
-            return []
         found = None if request.session is None else request.session.get(f"geoip-{self.result_from}-result")
         if found is None:
             self.debug(request, f"no GeoIP check result for {self.name} found!")
@@ -48,9 +47,5 @@ class GeoIPAction(Scoring, Plugin):
         self.debug(request, f"country code {code} on list{self.name}")
         if self.score is not None and not request.is_already_done(f"geoip-{self.name}-score"):
             self.add_score(request, self.name, self.score)
-        if mode == "reject":
-            message = self.reject_message.replace("%IP%", ip or "", 1).replace("%CC%", code, 1)
-            return [PluginResult(f"reject {message}", abort=True)]
-        if mode in ("accept", "dunno"):
-            return [PluginResult.dunno()]
-        return []
+        message = self.reject_message.replace("%IP%", ip or "", 1).replace("%CC%", code, 1)
+        return self.mode_results(mode, f"reject {message}")

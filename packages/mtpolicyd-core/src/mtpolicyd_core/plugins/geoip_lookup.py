@@ -30,7 +30,8 @@ class GeoIPLookup(Plugin):
             raise OSError(f"could not open GeoIP database {self.database}: {error}") from None
 
     def country_code(self, ip: str | None) -> str | None:
-        """The two letter code, or None when the address is unknown, invalid or not IPv4."""
+        """The two letter code, or None when the address is unknown, invalid or not IPv4.
+        Reads the file: run on the thread pool (pygeoip locks its file itself)."""
         if not ip:
             return None
         database = self.geoip
@@ -41,9 +42,12 @@ class GeoIPLookup(Plugin):
             return None
         return code or None
 
-    def run(self, request: Request) -> list[PluginResult]:
+    async def run(self, request: Request) -> list[PluginResult]:
         ip = request.attr("client_address")
-        found = request.do_cached(f"geoip-{self.name}-result", lambda: [self.country_code(ip)])
+        async def lookup() -> list[str | None]:
+            return [await self.in_thread(self.country_code, ip)]
+
+        found = await request.do_cached(f"geoip-{self.name}-result", lookup)
         if found[0] is None:
             self.debug(request, f"no GeoIP record for {ip} found")
         return []

@@ -6,6 +6,7 @@ import re
 from functools import cached_property
 from typing import Any
 
+from mtpolicyd_core.connections.ldap import LdapConnection
 from mtpolicyd_core.options import STR, Option, maybe
 from mtpolicyd_core.perl.comma_list import comma_list
 from mtpolicyd_core.plugin import Plugin
@@ -60,7 +61,7 @@ class LdapUserConfig(UsesConnections, Plugin):
             return None
         return value
 
-    def find_entry(self, request: Request) -> dict[str, Any] | None:
+    async def find_entry(self, request: Request) -> dict[str, Any] | None:
         """The attributes of the one matching entry, or None (logged)."""
         value = self.filter_value(request)
         if value is None:
@@ -70,9 +71,9 @@ class LdapUserConfig(UsesConnections, Plugin):
         search_filter = self.filter.replace("%s", escape_filter_value(value))
         self.debug(request, f"ldap filter is: {search_filter}")
         try:
-            ldap = self.handle_of("ldap")
-            ldap.search(self.basedn, search_filter, attributes=self.attribute_names)
-            entries = [item for item in ldap.response or [] if item.get("type") == "searchResEntry"]
+            connection = self.connection_of("ldap")
+            assert isinstance(connection, LdapConnection)
+            entries = await self.in_thread(connection.search, self.basedn, search_filter, self.attribute_names)
         except Exception as error:  # any LDAP failure: logged, the chain goes on as in the original
             self.debug(request, f"ldap search failed: {error}")
             return None
@@ -83,8 +84,8 @@ class LdapUserConfig(UsesConnections, Plugin):
         self.debug(request, f"found in ldap: {entry.get('dn')}")
         return {name.lower(): values for name, values in (entry.get("raw_attributes") or {}).items()}
 
-    def run(self, request: Request) -> list[PluginResult]:
-        entry = self.find_entry(request)
+    async def run(self, request: Request) -> list[PluginResult]:
+        entry = await self.find_entry(request)
         if entry is None:
             return []
         for field in self.attribute_names:

@@ -12,18 +12,18 @@ from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 from mtpolicyd_core.roles.scoring import Scoring
+from mtpolicyd_core.roles.switch import Switchable
 
 _IPV4 = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+", re.ASCII)
 _IPV6 = re.compile(r"[:0-9a-f]+")
 
 
-class PostfixMap(Scoring, Plugin):
+class PostfixMap(Switchable, Scoring, Plugin):
     """Looks ``client_address`` up in a map built by `postmap hash:…`: the address, then shorter
     prefixes (`1.2.3`, `1.2`, `1`; IPv6 by dropping the last `:` groups). A value of `OK` or a number
     is a match: adds ``score`` (once per mail) and answers ``match_action``; otherwise
     ``not_match_action`` is answered when set."""
 
-    enabled = Option(STR, default="on", user_config=True, doc="`off` disables the check")
     db_file = Option(STR, required=True, doc="the map's Berkeley DB hash file (e.g. `/etc/postfix/relay.db`)")
     score = Option(maybe(NUM), doc="score added on a match")
     match_action = Option(maybe(STR), doc="action answered on a match")
@@ -70,14 +70,12 @@ class PostfixMap(Scoring, Plugin):
                 return key, None
             key = shorter
 
-    def run(self, request: Request) -> list[PluginResult]:
-        if self.get_uc(request, "enabled") == "off":
-            return []
+    async def run(self, request: Request) -> list[PluginResult]:
         ip = request.attr("client_address")
         if ip is None:
             self.debug(request, "no attribute 'client_address' in request")
             return []
-        found = request.do_cached(f"{self.name}-result", lambda: self.find(ip))
+        found = await request.do_cached(f"{self.name}-result", lambda: self.in_thread(self.find, ip))
         if found and found[0]:
             self.debug(request, f"client_address {ip} matched {self.name} ({found[1]} {found[2]})")
             if self.score is not None and not request.is_already_done(f"{self.name}-score"):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import socket
+import asyncio
 from collections.abc import Mapping
-from typing import BinaryIO
 
 from mtpolicyd_core.options import BOOL, STR, Option, maybe
 from mtpolicyd_core.plugin import Plugin
@@ -35,12 +34,12 @@ def proxy_request(attributes: Mapping[str, str]) -> bytes:
     return ("\n".join(lines) + "\n\n").encode("utf-8", errors="surrogateescape")
 
 
-def read_response(stream: BinaryIO) -> dict[str, str]:
+async def read_response(stream: asyncio.StreamReader) -> dict[str, str]:
     """The ``name=value`` lines of a response up to the empty line."""
     attributes: dict[str, str] = {}
     received = False
     while True:
-        raw = stream.readline()
+        raw = await stream.readline()
         if not raw:
             if received:
                 raise ProxyError("could not read response")
@@ -55,81 +54,64 @@ def read_response(stream: BinaryIO) -> dict[str, str]:
         attributes[name] = value
 
 
+Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
 class Proxy(Plugin):
     """Sends the whole request to the policy server at ``socket_path`` (unix socket) or
     ``host`` (``host:port``) and answers its action, ending the chain.
-    ``keepalive`` keeps the connection open for the next request.
+    ``keepalive`` keeps connections open for the next requests (one per request in flight).
     """
 
     socket_path = Option(maybe(STR), doc="unix socket of the other policy server")
     host = Option(maybe(STR), doc="`host:port` of the other policy server (used without socket_path)")
     keepalive = Option(BOOL, default="0", doc="keep the connection open between requests")
 
-    _connection: socket.socket | None = None
+    def init(self) -> None:
+        self._idle: list[Stream] = []
 
-    def connect(self) -> socket.socket:
+    async def connect(self) -> Stream:
         """A new connection to the configured server."""
-        if self.socket_path is not None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            address: str | tuple[str, int] = self.socket_path
-            failure = "could not connect to socket"
-        elif self.host is not None:
-            host, _, port = self.host.rpartition(":")
-            if not host or not port.isdigit():
-                raise ProxyError(f"could not connect to host: bad address {self.host} (use host:port)")
-            sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-            address = (host.strip("[]"), int(port))
-            failure = "could not connect to host"
-        else:
-            raise ProxyError("no host and no socket_path configured!")
-        sock.settimeout(PROXY_TIMEOUT)
         try:
-            sock.connect(address)
-        except OSError as error:
-            sock.close()
+            async with asyncio.timeout(PROXY_TIMEOUT):
+                if self.socket_path is not None:
+                    failure = "could not connect to socket"
+                    return await asyncio.open_unix_connection(self.socket_path)
+                if self.host is None:
+                    raise ProxyError("no host and no socket_path configured!")
+                failure = "could not connect to host"
+                host, _, port = self.host.rpartition(":")
+                if not host or not port.isdigit():
+                    raise ProxyError(f"{failure}: bad address {self.host} (use host:port)")
+                return await asyncio.open_connection(host.strip("[]"), int(port))
+        except (OSError, TimeoutError) as error:
             raise ProxyError(f"{failure}: {error}") from None
-        return sock
 
-    def disconnect(self) -> None:
-        """Close the kept connection, if any."""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-    def exchange(self, payload: bytes) -> dict[str, str]:
-        """Send one request and read its response over the kept or a new connection."""
-        reused = self._connection is not None
-        if self._connection is None:
-            self._connection = self.connect()
-        connection = self._connection
+    async def exchange(self, payload: bytes) -> dict[str, str]:
+        """Send one request and read its response over a kept or a new connection."""
+        reused = bool(self._idle)
+        reader, writer = self._idle.pop() if reused else await self.connect()
         try:
-            connection.sendall(payload)
-            with connection.makefile("rb") as stream:
-                response = read_response(stream)
-        except (OSError, ProxyError) as error:
-            self.disconnect()
+            async with asyncio.timeout(PROXY_TIMEOUT):
+                writer.write(payload)
+                await writer.drain()
+                response = await read_response(reader)
+        except (OSError, TimeoutError, ProxyError) as error:
+            writer.close()
             if reused and isinstance(error, (NoResponse, BrokenPipeError, ConnectionResetError)):
-                return self.exchange(payload)  # the server closed the kept connection meanwhile
+                return await self.exchange(payload)  # the server closed the kept connection meanwhile
             raise ProxyError(f"{error}") from None
-        if not self.keepalive or self.peer_closed(connection):
-            self.disconnect()
+        except BaseException:  # cancelled (request_timeout): the connection is mid-exchange
+            writer.close()
+            raise
+        if self.keepalive and not reader.at_eof():
+            self._idle.append((reader, writer))
+        else:
+            writer.close()
         return response
 
-    @staticmethod
-    def peer_closed(connection: socket.socket) -> bool:
-        """Whether the server has closed its side (without waiting)."""
-        connection.setblocking(False)
-        try:
-            return connection.recv(1, socket.MSG_PEEK) == b""
-        except BlockingIOError:
-            return False
-        except OSError:
-            return True
-        finally:
-            connection.settimeout(PROXY_TIMEOUT)
-
-    def run(self, request: Request) -> list[PluginResult]:
-        response = self.exchange(proxy_request(request.attributes))
+    async def run(self, request: Request) -> list[PluginResult]:
+        response = await self.exchange(proxy_request(request.attributes))
         action = response.get("action")
         if action is None:
             raise ProxyError("no action found in response")

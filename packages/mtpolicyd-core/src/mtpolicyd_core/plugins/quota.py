@@ -6,20 +6,21 @@ import re
 
 from mtpolicyd_core.options import INT, STR, Option
 from mtpolicyd_core.perl.numbers import perl_numify, perl_str
-from mtpolicyd_core.plugin import NestedChain, Plugin
+from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.plugins.accounting import time_key
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.roles.nested_chain import NestedChain
 from mtpolicyd_core.roles.sql_tables import SqlTables, quote_identifier
+from mtpolicyd_core.roles.switch import Switchable
 
 
-class Quota(SqlTables, NestedChain, Plugin):
+class Quota(Switchable, SqlTables, NestedChain, Plugin):
     """Reads the Accounting table of ``field`` for the request's value in the current period
     and answers ``action`` when the ``metric`` column (count, count_rcpt, size, size_rcpt)
     is at or above ``threshold``.
     """
 
-    enabled = Option(STR, default="on", user_config=True, doc="`off` disables the check")
     field = Option(STR, required=True, user_config=True, doc="request attribute accounted by Accounting")
     metric = Option(
         STR, required=True, user_config=True, doc="column compared: count, count_rcpt, size, size_rcpt"
@@ -39,7 +40,7 @@ class Quota(SqlTables, NestedChain, Plugin):
     def init(self) -> None:
         self.check_connections()
 
-    def accounted(self, field: str, metric: str, key: str) -> int | None:
+    async def accounted(self, field: str, metric: str, key: str) -> int | None:
         """The metric of this key in the current period; None without a (numeric) value."""
         engine = self.db_engine
         table = quote_identifier(engine, self.table_prefix + field)
@@ -47,22 +48,20 @@ class Quota(SqlTables, NestedChain, Plugin):
             f"SELECT {quote_identifier(engine, metric)} FROM {table}"
             f" WHERE {quote_identifier(engine, 'key')}=? AND {quote_identifier(engine, 'time')}=?"
         )
-        row = self.execute_sql(sql, key, time_key(self.time_pattern)).first_row
+        row = (await self.execute_sql(sql, key, time_key(self.time_pattern))).first_row
         if row is None or row[0] is None or not re.fullmatch(r"\d+\n?", perl_str(row[0])):
             return None
         return int(perl_str(row[0]))
 
-    def run(self, request: Request) -> list[PluginResult]:
-        if self.get_uc(request, "enabled") == "off":
-            return []
+    async def run(self, request: Request) -> list[PluginResult]:
         field = perl_str(self.get_uc(request, "field"))
         metric = perl_str(self.get_uc(request, "metric"))
         key = request.attr(field)
         if key is None or key.strip() == "":
             self.debug(request, f"field {field} is empty in request. skipping quota check.")
             return []
-        count = self.accounted(field, metric, key)
+        count = await self.accounted(field, metric, key)
         # like the original, no row counts as 0
         if (count or 0) >= perl_numify(self.get_uc(request, "threshold")):
-            return self.action_or_chain(request, self.get_uc(request, "action"))
+            return await self.action_or_chain(request, self.get_uc(request, "action"))
         return []

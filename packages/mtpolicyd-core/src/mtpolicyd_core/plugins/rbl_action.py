@@ -6,18 +6,19 @@ from mtpolicyd_core.lookups.dns import listing_info
 from mtpolicyd_core.options import NUM, STR, Option, maybe
 from mtpolicyd_core.perl.regex import perl_search
 from mtpolicyd_core.plugin import Plugin
-from mtpolicyd_core.plugins.rbl import mode_results, rbl_reject_action
+from mtpolicyd_core.plugins.rbl import rbl_reject_action
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.roles.mode import ModeAnswers
 from mtpolicyd_core.roles.scoring import Scoring
+from mtpolicyd_core.roles.switch import Switchable
 
 
-class RBLAction(Scoring, Plugin):
+class RBLAction(Switchable, ModeAnswers, Scoring, Plugin):
     """Acts like RBL on the answer the RBL plugin ``result_from`` stored for this mail, but only when
     the returned address (e.g. `127.0.0.4`) matches ``re_match``: one category of a combined list."""
 
     result_from = Option(STR, required=True, doc="name of the RBL plugin whose answer is used")
-    enabled = Option(STR, default="on", user_config=True, doc="`off` disables the check")
     mode = Option(STR, default="reject", user_config=True, doc="`reject`, `accept` or `passive`")
     re_match = Option(STR, required=True, doc="(Perl) regular expression the returned address must match")
     reject_message = Option(
@@ -27,11 +28,11 @@ class RBLAction(Scoring, Plugin):
     )
     score = Option(maybe(NUM), doc="score added on a match")
 
-    def run(self, request: Request) -> list[PluginResult]:
+    accept_modes = ("accept",)
+
+    async def run(self, request: Request) -> list[PluginResult]:
         ip = request.attr("client_address")
         mode = self.get_uc(request, "mode")
-        if self.get_uc(request, "enabled") == "off":
-            return []
         listing = None if request.session is None else request.session.get(f"rbl-{self.result_from}-result")
         if not isinstance(listing, list):
             self.debug(request, f"no RBL check result for {self.name} found!")
@@ -45,4 +46,4 @@ class RBLAction(Scoring, Plugin):
         self.debug(request, f"{address} match regex {self.re_match}")
         if self.score is not None and not request.is_already_done(f"rbl-{self.name}-score"):
             self.add_score(request, self.name, self.score)
-        return mode_results(mode, rbl_reject_action(self.reject_message, ip or "", listing_info(listing)))
+        return self.mode_results(mode, rbl_reject_action(self.reject_message, ip or "", listing_info(listing)))

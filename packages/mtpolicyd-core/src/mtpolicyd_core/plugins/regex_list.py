@@ -9,10 +9,12 @@ from pathlib import Path
 from mtpolicyd_core.options import BOOL, NUM, STR, Option, OptionType, maybe
 from mtpolicyd_core.perl.numbers import perl_str
 from mtpolicyd_core.perl.regex import compile_perl_regex
-from mtpolicyd_core.plugin import NestedChain, Plugin
+from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.roles.nested_chain import NestedChain
 from mtpolicyd_core.roles.scoring import Scoring
+from mtpolicyd_core.roles.switch import Switchable
 
 #: One ``regex`` line in the config; the original accepts a single one there (no repeated options).
 REGEX_LIST: OptionType[list[str]] = OptionType("ArrayRef[Str]", lambda text: [text])
@@ -24,11 +26,10 @@ def read_regex_file(path: str) -> list[str]:
     return [line for line in text.split("\n") if line.strip() and not line.lstrip().startswith("#")]
 
 
-class RegexList(Scoring, NestedChain, Plugin):
+class RegexList(Switchable, Scoring, NestedChain, Plugin):
     """Matches a value against ``regex`` and the patterns in ``file``; on a match adds
     ``score`` (once per mail), then answers ``action`` or runs its nested chain."""
 
-    enabled = Option(STR, default="on", user_config=True, doc="`off` disables the check")
     key = Option(STR, required=True, doc="the value to test: `[request:|session:]name`")
     invert = Option(BOOL, default="0", doc="act when no pattern matches")
     score = Option(maybe(NUM), user_config=True, doc="score added on a match, once per mail")
@@ -54,19 +55,20 @@ class RegexList(Scoring, NestedChain, Plugin):
                 return [pattern]
         return []
 
-    def run(self, request: Request) -> list[PluginResult]:
+    async def run(self, request: Request) -> list[PluginResult]:
         value = request.get(self.key)
-        if self.get_uc(request, "enabled") == "off":
-            return []
         if value is None:
             self.debug(request, f"no attribute '{self.key}' in request")
             return []
         text = perl_str(value)
-        found = request.do_cached(f"{self.name}-result", lambda: self.first_match(request, text))
+        async def first_match() -> list[str]:
+            return self.first_match(request, text)
+
+        found = await request.do_cached(f"{self.name}-result", first_match)
         if bool(found) == self.invert:
             return []
         self.debug(request, f"{self.key}={text} matched {self.name}")
         score = self.get_uc(request, "score")
         if score is not None and not request.is_already_done(f"{self.name}-score"):
             self.add_score(request, self.name, score)
-        return self.action_or_chain(request, self.get_uc(request, "action"))
+        return await self.action_or_chain(request, self.get_uc(request, "action"))

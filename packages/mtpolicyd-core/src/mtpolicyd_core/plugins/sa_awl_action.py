@@ -7,16 +7,17 @@ from mtpolicyd_core.perl.numbers import perl_numify, perl_str
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.roles.mode import ModeAnswers
 from mtpolicyd_core.roles.scoring import Scoring
+from mtpolicyd_core.roles.switch import Switchable
 
 
-class SaAwlAction(Scoring, Plugin):
+class SaAwlAction(Switchable, ModeAnswers, Scoring, Plugin):
     """Acts when the AWL average score the SaAwlLookup plugin ``result_from`` found (from at least
     ``min_count`` mails) is >= ``threshold`` (`match = gt`) or <= it (`lt`): adds ``score`` or the
     AWL score times ``score_factor`` (once per mail), then rejects, answers dunno or only scores."""
 
     result_from = Option(STR, required=True, doc="name of the SaAwlLookup plugin whose result is used")
-    enabled = Option(STR, default="on", user_config=True, doc="`off` disables the check")
     mode = Option(STR, default="reject", user_config=True, doc="`reject`, `accept`/`dunno` or `passive`")
     reject_message = Option(
         STR,
@@ -35,11 +36,9 @@ class SaAwlAction(Scoring, Plugin):
             return awl_score >= self.threshold
         return self.match == "lt" and awl_score <= self.threshold
 
-    def run(self, request: Request) -> list[PluginResult]:
+    async def run(self, request: Request) -> list[PluginResult]:
         sender = request.attr("sender")
         ip = request.attr("client_address")
-        if self.get_uc(request, "enabled") == "off":
-            return []
         found = None if request.session is None else request.session.get(f"sa-awl-{self.result_from}-result")
         if found is None:
             self.debug(request, f"no SaAwlLookup result for {self.result_from} found!")
@@ -58,10 +57,6 @@ class SaAwlAction(Scoring, Plugin):
                 self.add_score(request, self.name, self.score)
             elif self.score_factor:
                 self.add_score(request, self.name, perl_numify(awl_score) * self.score_factor)
-        mode = self.get_uc(request, "mode")
-        if mode == "reject":
-            message = self.reject_message.replace("%IP%", ip or "", 1).replace("%SENDER%", sender or "", 1)
-            return [PluginResult("reject " + message.replace("%SCORE%", perl_str(awl_score), 1), abort=True)]
-        if mode in ("accept", "dunno"):
-            return [PluginResult.dunno()]
-        return []
+        message = self.reject_message.replace("%IP%", ip or "", 1).replace("%SENDER%", sender or "", 1)
+        reject = "reject " + message.replace("%SCORE%", perl_str(awl_score), 1)
+        return self.mode_results(self.get_uc(request, "mode"), reject)

@@ -48,7 +48,8 @@ class SaAwlLookup(Plugin):
         return None if value is None else value.decode("utf-8", errors="replace")
 
     def query(self, sender: str, ip: str) -> list[object]:
-        """``[count, average score]`` of the pair, ``[]`` when the AWL has no record."""
+        """``[count, average score]`` of the pair, ``[]`` when the AWL has no record.
+        Reads the Berkeley DB file: run on the thread pool."""
         network = truncate_ip(ip)
         if network is None:
             return []
@@ -60,12 +61,12 @@ class SaAwlLookup(Plugin):
             raise ZeroDivisionError("Illegal division by zero")
         return [count, perl_numify(total) / perl_numify(count)]
 
-    def run(self, request: Request) -> list[PluginResult]:
+    async def run(self, request: Request) -> list[PluginResult]:
         sender = request.attr("sender")
         ip = request.attr("client_address")
         if sender is None or ip is None:
             return []
-        found = request.do_cached(f"sa-awl-{self.name}-result", lambda: self.query(sender, ip))
+        found = await request.do_cached(f"sa-awl-{self.name}-result", lambda: self.in_thread(self.query, sender, ip))
         if len(found) < 2 or found[0] is None or found[1] is None:
             self.debug(request, f"no AWL record for {sender}/{ip} found")
             return []

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from mtpolicyd_core.options import NUM, STR, Option, maybe
 from mtpolicyd_core.perl.numbers import perl_numify, perl_str
-from mtpolicyd_core.plugin import NestedChain, Plugin
+from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.roles.nested_chain import NestedChain
 from mtpolicyd_core.roles.scoring import Scoring
 
 
@@ -20,7 +21,7 @@ class ScoreAction(Scoring, NestedChain, Plugin):
         doc="action to answer; `%IP%`, `%SCORE%` and `%SCORE_DETAIL%` are replaced (first occurrence each)",
     )
 
-    def run(self, request: Request) -> list[PluginResult]:
+    async def run(self, request: Request) -> list[PluginResult]:
         score = self.get_score(request)
         detail = self.get_score_detail(request)
         threshold = perl_numify(self.get_uc(request, "threshold"))
@@ -31,7 +32,7 @@ class ScoreAction(Scoring, NestedChain, Plugin):
         if self.match not in ("gt", "lt"):
             raise ValueError("unknown value for parameter match.")
         action = None if self.action is None else self.expand(request, self.action, score, detail)
-        return self.action_or_chain(request, action)
+        return await self.action_or_chain(request, action)
 
     def expand(self, request: Request, action: str, score: object, detail: str | None) -> str:
         """Replace the first ``%IP%``, ``%SCORE%`` and ``%SCORE_DETAIL%``, in that order."""

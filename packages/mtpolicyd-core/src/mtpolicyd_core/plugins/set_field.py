@@ -14,6 +14,6 @@ class SetField(Plugin):
     key = Option(STR, required=True, doc="name of the session field")
     value = Option(STR, required=True, doc="the value to store")
 
-    def run(self, request: Request) -> list[PluginResult]:
+    async def run(self, request: Request) -> list[PluginResult]:
         request.require_session()[self.key] = self.value
         return []

@@ -23,6 +23,7 @@ from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 from mtpolicyd_core.roles.scoring import Scoring
+from mtpolicyd_core.roles.switch import Switchable
 
 SMTP_PORT = 25
 SMTP_TIMEOUT = 30
@@ -87,7 +88,7 @@ def mail_exchanger(domain: str) -> str | None:
     return None
 
 
-class SMTPVerify(Scoring, Plugin):
+class SMTPVerify(Switchable, Scoring, Plugin):
     """Asks the mail exchanger of an address (or ``host``:``port``) whether it would accept
     it: ``MAIL FROM`` (with ``SIZE`` when offered) and ``RCPT TO``, once per address and mail.
     4xx answers give ``temp_fail_action``/``temp_fail_score``, 5xx ``perm_fail_action``/
@@ -99,7 +100,6 @@ class SMTPVerify(Scoring, Plugin):
     ``sender`` and MAIL FROM from ``recipient``; set ``recipient_field``/``sender_field``.
     """
 
-    enabled = Option(STR, default="on", user_config=True, doc="`off` disables the check")
     host = Option(maybe(STR), doc="probe this SMTP server instead of the address's MX")
     port = Option(maybe(INT), doc="SMTP port (default 25)")
     check_tlsa = Option(STR, default="off", doc="`on`: look up a DNSSEC-signed TLSA record of the MX")
@@ -134,9 +134,7 @@ class SMTPVerify(Scoring, Plugin):
             return None
         return value
 
-    def run(self, request: Request) -> list[PluginResult]:
-        if self.get_uc(request, "enabled") == "off":
-            return []
+    async def run(self, request: Request) -> list[PluginResult]:
         size = self.field_value(request, "size_field", integer=True)
         sender = self.sender if self.sender is not None else self.field_value(request, "sender_field")
         recipient = self.field_value(request, "recipient_field")
@@ -144,7 +142,7 @@ class SMTPVerify(Scoring, Plugin):
             return []
         if recipient is None:
             raise ValueError("no address to verify")
-        result = self.probe(request, size, sender, recipient)
+        result = await self.in_thread(self.probe, request, size, sender, recipient)
         self.apply_score(request, result, "starttls", result.has_starttls)
         if self.check_tlsa == "on":
             self.apply_score(request, result, "tlsa", result.has_tlsa)
@@ -175,7 +173,7 @@ class SMTPVerify(Scoring, Plugin):
         return [PluginResult(action.replace("%MSG%", result.smtp_message, 1), abort=True)]
 
     def probe(self, request: Request, size: str | None, sender: str | None, address: str) -> ProbeResult:
-        """Resolve the server, run the optional DNS checks and the SMTP dialogue."""
+        """Resolve the server, run the optional DNS checks and the SMTP dialogue (blocking: smtplib)."""
         result = ProbeResult(address)
         domain = address.split("@", 1)[1] if "@" in address else ""
         server = self.host or mail_exchanger(domain)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 from functools import cached_property
 
-from mtpolicyd_core.lookups.dns import configured_resolver
 from mtpolicyd_core.lookups.spf import SpfLimits, SpfResult, SpfServer, evaluate
 from mtpolicyd_core.options import NUM, STR, Option, maybe
 from mtpolicyd_core.perl.address_list import AddressList
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.roles.mode import ModeAnswers
 from mtpolicyd_core.roles.scoring import Scoring
+from mtpolicyd_core.roles.switch import Switchable
 
 
-class SPF(Scoring, Plugin):
+class SPF(Switchable, ModeAnswers, Scoring, Plugin):
     """Sender Policy Framework checks: first of the HELO name (unless `check_helo = off`; a pass there
     decides nothing), then of the sender (`postmaster@<helo>` for the null sender). `fail` adds
     ``fail_score`` and rejects in `fail_mode = reject`; `pass` adds ``pass_score`` and answers dunno in
@@ -22,7 +24,6 @@ class SPF(Scoring, Plugin):
     `temperror` (defer) and `permerror` (reject); 1.17 ignores them. Local and ``whitelist`` addresses
     are not checked."""
 
-    enabled = Option(STR, default="on", user_config=True, doc="`off` disables the check")
     pass_score = Option(maybe(NUM), doc="score added on `pass`")
     pass_mode = Option(STR, default="passive", user_config=True, doc="`passive`, or `accept`/`dunno`")
     softfail_score = Option(maybe(NUM), doc="2.x: score added on `softfail`")
@@ -70,11 +71,9 @@ class SPF(Scoring, Plugin):
         """Resolver, limits and explanation settings of this plugin's evaluations."""
         terms = self.max_dns_interactive_terms
         limits = SpfLimits(dns_interactive_terms=10 if terms is None or self.dialect == "1" else int(terms))
-        return SpfServer(configured_resolver(), limits, self.hostname, self.default_authority_explanation)
+        return SpfServer(self.dns.blocking, limits, self.hostname, self.default_authority_explanation)
 
-    def run(self, request: Request) -> list[PluginResult]:
-        if self.get_uc(request, "enabled") == "off":
-            return []
+    async def run(self, request: Request) -> list[PluginResult]:
         if not request.is_attr_defined("client_address"):
             self.debug(request, "cant check SPF without client_address")
             return []
@@ -85,7 +84,7 @@ class SPF(Scoring, Plugin):
         sender = request.attr("sender")
         helo = request.attr("helo_name")
         if helo is not None and request.is_attr_defined("helo_name") and self.check_helo != "off":
-            helo_results = self.judge(request, "helo", evaluate("helo", helo, ip, None, self.server))
+            helo_results = self.judge(request, "helo", await self.evaluation(request, "helo", helo, ip, None))
             if helo_results is not None:
                 return helo_results
             if not request.is_attr_defined("sender"):
@@ -94,8 +93,40 @@ class SPF(Scoring, Plugin):
         if sender is None:
             self.debug(request, "skipping SPF check because of null sender, consider setting check_helo=on")
             return []
-        result = evaluate("mfrom", sender, ip, helo or None, self.server)
+        result = await self.evaluation(request, "mfrom", sender, ip, helo or None)
         return self.judge(request, "mfrom", result) or []
+
+    def checks(self, request: Request) -> list[tuple[str, str, str | None]]:
+        """The (scope, identity, helo) evaluations ``run`` may need for this request."""
+        if not request.is_attr_defined("client_address"):
+            return []
+        helo = request.attr("helo_name")
+        sender = request.attr("sender")
+        checks: list[tuple[str, str, str | None]] = []
+        if helo is not None and request.is_attr_defined("helo_name") and self.check_helo != "off":
+            checks.append(("helo", helo, None))
+            if not request.is_attr_defined("sender"):
+                sender = f"postmaster@{helo}"
+        if sender is not None:
+            checks.append(("mfrom", sender, helo or None))
+        return checks
+
+    def prefetch(self, request: Request) -> None:
+        ip = request.attr("client_address") or ""
+        if self.whitelisted.contains(ip):
+            return
+        for scope, identity, helo in self.checks(request):
+            request.start_lookup(f"{self.name}-{scope}", functools.partial(self.evaluate, scope, identity, ip, helo))
+
+    async def evaluate(self, scope: str, identity: str, ip: str, helo: str | None) -> SpfResult:
+        """One evaluation by pyspf, on the thread pool (pyspf blocks on DNS)."""
+        return await self.in_thread(evaluate, scope, identity, ip, helo, self.server)
+
+    async def evaluation(
+        self, request: Request, scope: str, identity: str, ip: str, helo: str | None
+    ) -> SpfResult:
+        """The evaluation started for the request (parallel DNS), or one run now; not kept per mail."""
+        return await request.lookup(f"{self.name}-{scope}", lambda: self.evaluate(scope, identity, ip, helo))
 
     def judge(self, request: Request, scope: str, result: SpfResult) -> list[PluginResult] | None:
         """The answer for one result; None when the check decided nothing (the sender check follows)."""
@@ -106,20 +137,17 @@ class SPF(Scoring, Plugin):
         if code == "fail":
             self.debug(request, f"SPF {scope} check failed: {explanation}")
             self.score_once(request, self.fail_score)
-            return self.reject(result) if self.get_uc(request, "fail_mode") == "reject" else []
+            return self.mode_results(self.get_uc(request, "fail_mode"), self.reject(result), accept_modes=())
         if code == "pass":
             self.debug(request, f"SPF {scope} check passed")
             if scope == "helo":
                 return None
             self.score_once(request, self.pass_score)
-            return [PluginResult.dunno()] if self.get_uc(request, "pass_mode") in ("accept", "dunno") else []
+            return self.mode_results(self.get_uc(request, "pass_mode"), None)
         if self.dialect != "1" and code == "softfail":
             self.debug(request, f"SPF {scope} check returned softfail {explanation}")
             self.score_once(request, self.softfail_score)
-            mode = self.get_uc(request, "softfail_mode")
-            if mode == "reject":
-                return self.reject(result)
-            return [PluginResult.dunno()] if mode in ("accept", "dunno") else []
+            return self.mode_results(self.get_uc(request, "softfail_mode"), self.reject(result))
         if self.dialect != "1" and code in ("temperror", "permerror"):
             return self.spf_error(request, scope, result)
         self.debug(request, f"spf {scope} check failed: {explanation}")
@@ -143,8 +171,8 @@ class SPF(Scoring, Plugin):
         if score is not None and not request.is_already_done(f"{self.name}-score"):
             self.add_score(request, self.name, score)
 
-    def reject(self, result: SpfResult) -> list[PluginResult]:
+    def reject(self, result: SpfResult) -> str:
         """``reject`` and the message with its explanations."""
         message = self.reject_message.replace("%LOCAL_EXPL%", result.local_explanation, 1)
         message = message.replace("%AUTH_EXPL%", result.authority_explanation, 1)
-        return [PluginResult(f"reject {message}", abort=True)]
+        return f"reject {message}"

@@ -9,15 +9,15 @@ from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 from mtpolicyd_core.roles.scoring import Scoring
 from mtpolicyd_core.roles.sql_tables import SqlTables
+from mtpolicyd_core.roles.switch import Switchable
 
 
-class SqlList(Scoring, SqlTables, Plugin):
+class SqlList(Switchable, Scoring, SqlTables, Plugin):
     """Runs ``sql_query`` with the request's ``field`` (2.x; 1.x: always client_address) as its
     one ``?`` parameter. A row found is a match: ``score`` is added once per mail and
     ``match_action`` answered; no row answers ``not_match_action``. The lookup is cached per mail.
     """
 
-    enabled = Option(STR, default="on", user_config=True, doc="`off` disables the check")
     sql_query = Option(
         STR,
         default="SELECT client_ip FROM whitelist WHERE client_ip=INET_ATON(?)",
@@ -36,29 +36,28 @@ class SqlList(Scoring, SqlTables, Plugin):
         """The request attribute looked up (1.17 had no ``field`` option)."""
         return "client_address" if self.dialect == "1" else self.field
 
-    def found(self, request: Request, value: str) -> bool:
+    async def found(self, request: Request, value: str) -> bool:
         """Whether the query matched, as the original decides it.
 
         With a session the cached row counts when it has columns; without one
         the original reads the first column's value, so ``0``/NULL are no match.
         """
         if request.session is None or not request.use_caching:
-            row = self.execute_sql(self.sql_query, value).first_row
+            row = (await self.execute_sql(self.sql_query, value)).first_row
             return row is not None and perl_true(row[0])
-        cached = request.do_cached(
-            f"{self.name}-result", lambda: self.execute_sql(self.sql_query, value).first_row or []
-        )
-        return len(cached) > 0
 
-    def run(self, request: Request) -> list[PluginResult]:
-        if self.get_uc(request, "enabled") == "off":
-            return []
+        async def first_row() -> list[object]:
+            return (await self.execute_sql(self.sql_query, value)).first_row or []
+
+        return len(await request.do_cached(f"{self.name}-result", first_row)) > 0
+
+    async def run(self, request: Request) -> list[PluginResult]:
         field = self.lookup_field
         value = request.attr(field)
         if value is None:
             self.debug(request, f"no attribute '{field}' in request")
             return []
-        if self.found(request, value):
+        if await self.found(request, value):
             self.debug(request, f"{field} {value} matched SqlList {self.name}")
             if self.score is not None and not request.is_already_done(f"{self.name}-score"):
                 self.add_score(request, self.name, self.score)

@@ -34,14 +34,14 @@ class SqlUserConfig(SqlTables, Plugin):
     def init(self) -> None:
         self.check_connections()
 
-    def user_config(self, request: Request) -> Any:
+    async def user_config(self, request: Request) -> Any:
         """The decoded document for this request's key."""
         key = request.attr(self.field)
         if key is None or key.strip() == "":
             raise UserConfigUnavailable(f"key field {self.field} not defined or empty in request")
         try:
-            row = self.execute_sql(self.sql_query, key).first_row
-        except SQLAlchemyError as error:
+            row = (await self.execute_sql(self.sql_query, key)).first_row
+        except (SQLAlchemyError, TimeoutError) as error:
             raise UserConfigUnavailable(f"{error}") from None
         if row is None or row[0] is None:
             raise UserConfigUnavailable(f"no user-config found for {key}")
@@ -50,9 +50,9 @@ class SqlUserConfig(SqlTables, Plugin):
         except (TypeError, ValueError) as error:
             raise UserConfigUnavailable(f"invalid JSON in user-config of {key}: {error}") from None
 
-    def run(self, request: Request) -> list[PluginResult]:
+    async def run(self, request: Request) -> list[PluginResult]:
         try:
-            config = self.user_config(request)
+            config = await self.user_config(request)
         except UserConfigUnavailable as error:
             self.debug(request, f"unable to retrieve user-config: {error}")
             return []

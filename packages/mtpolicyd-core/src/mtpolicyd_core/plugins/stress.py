@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from mtpolicyd_core.options import STR, Option, maybe
-from mtpolicyd_core.plugin import NestedChain, Plugin
+from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
+from mtpolicyd_core.roles.nested_chain import NestedChain
 
 
 class Stress(NestedChain, Plugin):
@@ -13,8 +14,8 @@ class Stress(NestedChain, Plugin):
 
     action = Option(maybe(STR), user_config=True, doc="action answered under stress")
 
-    def run(self, request: Request) -> list[PluginResult]:
+    async def run(self, request: Request) -> list[PluginResult]:
         if request.attr("stress") != "yes":
             return []
         self.debug(request, "MTA has stress feature turned on")
-        return self.action_or_chain(request, self.get_uc(request, "action"))
+        return await self.action_or_chain(request, self.get_uc(request, "action"))

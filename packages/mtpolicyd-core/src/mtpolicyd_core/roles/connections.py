@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mtpolicyd_core.connections import ConnectionPool
+from mtpolicyd_core.connections import Connection, ConnectionPool
 from mtpolicyd_core.connections.pool import CONNECTION_MODULES
 from mtpolicyd_core.errors import ConnectionUnavailable
 from mtpolicyd_core.options import STR, Option, declared_options
@@ -38,8 +38,8 @@ def connection_module(connection: object) -> str | None:
     return next((module for module, target in CONNECTION_MODULES.items() if target == path), None)
 
 
-def connection_handle(pool: ConnectionPool, name: str, module: str, user: str) -> Any:
-    """The client of connection ``name``; ValueError naming ``user`` when missing or of another module."""
+def checked_connection(pool: ConnectionPool, name: str, module: str, user: str) -> Connection:
+    """Connection ``name``; ValueError naming ``user`` when it is missing or of another module."""
     try:
         connection = pool.get(name)
     except ConnectionUnavailable:
@@ -49,7 +49,12 @@ def connection_handle(pool: ConnectionPool, name: str, module: str, user: str) -
         raise ValueError(
             f"connection {name} is a {configured} connection, but {user} needs a {module} connection"
         )
-    return connection.handle
+    return connection
+
+
+def connection_handle(pool: ConnectionPool, name: str, module: str, user: str) -> Any:
+    """The client of connection ``name`` (made on first use, in the worker using it)."""
+    return checked_connection(pool, name, module, user).handle
 
 
 class UsesConnections:
@@ -58,15 +63,19 @@ class UsesConnections:
     connections: ConnectionPool
     name: str
 
-    def handle_of(self, option_name: str) -> Any:
-        """The client behind the connection option ``option_name``."""
+    def connection_of(self, option_name: str) -> Connection:
+        """The connection named by the connection option ``option_name``."""
         option = getattr(type(self), option_name)
         assert isinstance(option, ConnectionOption)
-        return connection_handle(
+        return checked_connection(
             self.connections, getattr(self, option_name), option.module, f"plugin {self.name}"
         )
 
+    def handle_of(self, option_name: str) -> Any:
+        """The client behind the connection option ``option_name``."""
+        return self.connection_of(option_name).handle
+
     def check_connections(self) -> None:
-        """Fail early (at start-up, like the original) when a named connection is not configured."""
+        """Fail early (when the config is loaded, like the original) when a connection is missing."""
         for option in connection_options(type(self)):
-            self.handle_of(option.name)
+            self.connection_of(option.name)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mtpolicyd_core.config.model import Dialect
+from mtpolicyd_core.connections.sql import SqlConnection
 from mtpolicyd_core.connections.sql_statements import SqlResult, execute_sql
 from mtpolicyd_core.options import STR, Option
 from mtpolicyd_core.roles.connections import ConnectionOption, UsesConnections
@@ -25,27 +26,30 @@ TableDefinition = Mapping[str, str]
 _DBI_DRIVERS = {"mysql": "mysql", "mariadb": "mysql", "sqlite": "SQLite", "postgresql": "Pg"}
 
 
-def dbi_driver(engine: Engine) -> str:
+def dbi_driver(engine: AsyncEngine) -> str:
     """The DBI driver name of an engine's database (``mysql``, ``SQLite``, ``Pg`` …)."""
     return _DBI_DRIVERS.get(engine.dialect.name, engine.dialect.name)
 
 
-def quote_identifier(engine: Engine, name: str) -> str:
+def quote_identifier(engine: AsyncEngine, name: str) -> str:
     """A table or column name quoted for the engine's SQL dialect."""
     return str(engine.dialect.identifier_preparer.quote_identifier(name))
 
 
-def sql_table_exists(engine: Engine, name: str) -> bool:
+async def sql_table_exists(connection: SqlConnection, name: str) -> bool:
     """Whether ``SELECT`` from the table works."""
     try:
-        execute_sql(engine, f"SELECT * FROM {quote_identifier(engine, name)} WHERE 1=0")
+        await execute_sql(connection, f"SELECT * FROM {quote_identifier(connection.handle, name)} WHERE 1=0")
     except SQLAlchemyError:
         return False
     return True
 
 
-def create_sql_table(engine: Engine, name: str, definitions: TableDefinition, mysql_engine: str) -> None:
+async def create_sql_table(
+    connection: SqlConnection, name: str, definitions: TableDefinition, mysql_engine: str
+) -> None:
     """Create a table from the DDL for this driver (or ``*``)."""
+    engine = connection.handle
     driver = dbi_driver(engine)
     ddl = definitions.get(driver, definitions.get("*"))
     if ddl is None:
@@ -53,7 +57,7 @@ def create_sql_table(engine: Engine, name: str, definitions: TableDefinition, my
     ddl = ddl.replace("%TABLE_NAME%", quote_identifier(engine, name))
     if driver == "mysql":
         ddl = ddl.replace("%MYSQL_ENGINE%", quote_identifier(engine, mysql_engine))
-    execute_sql(engine, ddl)
+    await execute_sql(connection, ddl)
 
 
 class SqlTables(UsesConnections):
@@ -64,10 +68,16 @@ class SqlTables(UsesConnections):
     dialect: Dialect
 
     @property
-    def db_engine(self) -> Engine:
-        """The SQLAlchemy engine of the ``db`` connection."""
-        engine: Engine = self.handle_of("db")
-        return engine
+    def sql_connection(self) -> SqlConnection:
+        """The SQL connection named by the ``db`` option."""
+        connection = self.connection_of("db")
+        assert isinstance(connection, SqlConnection)
+        return connection
+
+    @property
+    def db_engine(self) -> AsyncEngine:
+        """The SQLAlchemy engine of the ``db`` connection (for quoting names in its dialect)."""
+        return self.sql_connection.handle
 
     def check_connections(self) -> None:
         if self.dialect == "1" and "db" not in self.connections.names():
@@ -79,17 +89,17 @@ class SqlTables(UsesConnections):
         """The MySQL storage engine of new tables: 1.17 always used MyISAM, 2.x reads ``mysql_engine``."""
         return "MyISAM" if self.dialect == "1" else self.mysql_engine
 
-    def execute_sql(self, sql: str, *params: Any) -> SqlResult:
+    async def execute_sql(self, sql: str, *params: Any) -> SqlResult:
         """Run a DBI-style statement (``?`` placeholders) with bound parameters."""
-        return execute_sql(self.db_engine, sql, params)
+        return await execute_sql(self.sql_connection, sql, params)
 
-    def check_sql_tables(self, tables: Mapping[str, TableDefinition]) -> None:
+    async def check_sql_tables(self, tables: Mapping[str, TableDefinition]) -> None:
         """Create each missing table; ValueError names the table when that fails."""
-        engine = self.db_engine
+        connection = self.sql_connection
         for name, definitions in tables.items():
-            if sql_table_exists(engine, name):
+            if await sql_table_exists(connection, name):
                 continue
             try:
-                create_sql_table(engine, name, definitions, self.table_engine)
+                await create_sql_table(connection, name, definitions, self.table_engine)
             except (SQLAlchemyError, ValueError) as error:
                 raise ValueError(f"sql table {name} does not exist and creating it failed: {error}") from None

@@ -10,7 +10,7 @@ from mtpolicyd_core.request import Session
 class SessionCache(Protocol):
     """Lock, load, store-and-unlock the session of one mail (SPEC §3)."""
 
-    def retrieve(self, instance: str) -> Session:
+    async def retrieve(self, instance: str) -> Session:
         """Take the lock of ``instance`` and load its session (new: ``{"_instance": instance}``).
 
         Raises SessionLockError when the retries run out and SessionError when
@@ -18,15 +18,15 @@ class SessionCache(Protocol):
         """
         ...
 
-    def store(self, session: Session) -> None:
+    async def store(self, session: Session) -> None:
         """Store the session with its expiry and release its lock."""
         ...
 
     def reconnect(self) -> None:
-        """Re-open back-end connections (after fork)."""
+        """Forget the parent's back-end clients (after fork)."""
         ...
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Close back-end connections."""
         ...
 
@@ -38,15 +38,15 @@ class NoSessionCache:
     without ``instance``, so plugins that write to the session still work.
     """
 
-    def retrieve(self, instance: str | None) -> Session:
+    async def retrieve(self, instance: str | None) -> Session:
         """A fresh, empty session."""
         return {}
 
-    def store(self, session: Session) -> None:
+    async def store(self, session: Session) -> None:
         """Nothing is kept."""
 
     def reconnect(self) -> None:
         """Nothing to re-open."""
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Nothing to close."""

@@ -2,15 +2,16 @@
 
 Retries follow the original exactly: attempts ``1 … lock_max_retry - 1`` (49 with the
 default 50), sleeping ``lock_wait * attempt`` microseconds after each failed one, then
-the request fails (SessionLockError).
+the request fails (SessionLockError). Requests of one mail inside one worker first
+queue on an in-process lock (:mod:`mtpolicyd_core.session.instance_locks`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
@@ -18,6 +19,7 @@ from mtpolicyd_core.config.model import SessionCacheConfig
 from mtpolicyd_core.errors import SessionError, SessionLockError
 from mtpolicyd_core.request import Session
 from mtpolicyd_core.session import serde
+from mtpolicyd_core.session.instance_locks import InstanceLocks
 
 log = logging.getLogger("mtpolicyd.session")
 
@@ -32,27 +34,27 @@ class KeyValueBackend(Protocol):
         """Back-end kind and address, for error messages."""
         ...
 
-    def add_lock(self, key: str, token: str, ttl: int) -> bool:
+    async def add_lock(self, key: str, token: str, ttl: int) -> bool:
         """Create ``key`` holding ``token`` for ``ttl`` seconds, only if absent (or expired)."""
         ...
 
-    def delete_lock(self, key: str, token: str) -> None:
+    async def delete_lock(self, key: str, token: str) -> None:
         """Remove the lock ``key`` (where the back-end can tell, only when it still holds ``token``)."""
         ...
 
-    def get(self, key: str) -> bytes | None:
+    async def get(self, key: str) -> bytes | None:
         """The value stored at ``key``, or None."""
         ...
 
-    def set(self, key: str, value: bytes, ttl: int) -> None:
+    async def set(self, key: str, value: bytes, ttl: int) -> None:
         """Store ``value`` at ``key`` for ``ttl`` seconds."""
         ...
 
     def reconnect(self) -> None:
-        """Re-open the client (after fork, or after an error)."""
+        """Forget the parent's client (after fork)."""
         ...
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the client."""
         ...
 
@@ -66,11 +68,12 @@ class LockingSessionCache:
     """A SessionCache over any KeyValueBackend: lock ``<ns>lock_<instance>``, data ``<ns><instance>``."""
 
     def __init__(self, backend: KeyValueBackend, config: SessionCacheConfig,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.backend = backend
         self.config = config
         self._sleep = sleep
         self._tokens: dict[str, str] = {}
+        self._local = InstanceLocks()
 
     def session_key(self, instance: str) -> str:
         """Where the session of ``instance`` is stored."""
@@ -90,52 +93,61 @@ class LockingSessionCache:
                 f"session cache {self.backend.describe()}: {doing} instance={instance} failed: {error}"
             ) from error
 
-    def retrieve(self, instance: str) -> Session:
-        """Take the lock (with the original's retries), then load the session."""
-        token = secrets.token_hex(8)
-        self._acquire(instance, token)
-        self._tokens[instance] = token
+    async def retrieve(self, instance: str) -> Session:
+        """Take the lock (in this worker, then with the original's retries in the back-end), then load."""
+        await self._local.acquire(instance)
+        try:
+            token = secrets.token_hex(8)
+            await self._acquire(instance, token)
+            self._tokens[instance] = token
+        except BaseException:
+            self._local.release(instance)
+            raise
         try:
             with self._backend_errors(instance, "loading"):
-                data = self.backend.get(self.session_key(instance))
-        except SessionError:
-            self._release(instance)
+                data = await self.backend.get(self.session_key(instance))
+        except BaseException:
+            await self._release(instance)
             raise
         return serde.loads(data, instance) or {"_instance": instance}
 
-    def _acquire(self, instance: str, token: str) -> None:
+    async def _acquire(self, instance: str, token: str) -> None:
         key = self.lock_key(instance)
         for attempt in lock_attempts(self.config.lock_max_retry):
             with self._backend_errors(instance, "locking"):
-                if self.backend.add_lock(key, token, self.config.lock_timeout):
+                if await self.backend.add_lock(key, token, self.config.lock_timeout):
                     return
-            self._sleep(self.config.lock_wait * attempt / 1_000_000)
+            await self._sleep(self.config.lock_wait * attempt / 1_000_000)
         raise SessionLockError(instance)
 
-    def store(self, session: Session) -> None:
+    async def store(self, session: Session) -> None:
         """Store the session for ``expire`` seconds and release its lock (also when storing fails)."""
         instance = session.get("_instance")
         if not isinstance(instance, str):
             return
         try:
             with self._backend_errors(instance, "storing"):
-                self.backend.set(self.session_key(instance), serde.dumps(session), self.config.expire)
+                await self.backend.set(self.session_key(instance), serde.dumps(session), self.config.expire)
         finally:
-            self._release(instance)
+            await self._release(instance)
 
-    def _release(self, instance: str) -> None:
+    async def _release(self, instance: str) -> None:
         token = self._tokens.pop(instance, None)
         if token is None:
             log.warning("instance=%s: storing a session whose lock this worker does not hold", instance)
             return
-        with self._backend_errors(instance, "unlocking"):
-            self.backend.delete_lock(self.lock_key(instance), token)
+        try:
+            with self._backend_errors(instance, "unlocking"):
+                await self.backend.delete_lock(self.lock_key(instance), token)
+        finally:
+            self._local.release(instance)
 
     def reconnect(self) -> None:
-        """Re-open the back-end (after fork); locks of the parent are not ours."""
+        """Forget the parent's back-end client (after fork); locks of the parent are not ours."""
         self._tokens.clear()
+        self._local = InstanceLocks()
         self.backend.reconnect()
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the back-end."""
-        self.backend.close()
+        await self.backend.aclose()

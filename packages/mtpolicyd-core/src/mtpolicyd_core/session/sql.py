@@ -8,11 +8,13 @@ first use.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import sqlalchemy
 from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, String, Table, and_
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable
 
 from mtpolicyd_core.connections.sql import SqlConnection
@@ -50,7 +52,7 @@ def now_ms() -> int:
 class SqlBackend:
     """Sessions and locks in one table of the connection's database."""
 
-    errors: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError)
+    errors: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, TimeoutError)
 
     def __init__(self, connection: SqlConnection, table: str = DEFAULT_TABLE) -> None:
         self.connection = connection
@@ -62,21 +64,25 @@ class SqlBackend:
         """The connection and table, for error messages."""
         return f"{self.connection.describe()} table {self.table.name}"
 
-    @property
-    def engine(self) -> Engine:
-        """The connection's engine, with the table created on first use."""
-        engine = self.connection.handle
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction on the connection, the table created first if this worker has not yet."""
         if not self._table_ready:
-            try:
-                self.table.create(engine, checkfirst=True)
-            except SQLAlchemyError:
-                # another worker may have created it between our check and our CREATE
-                if not sqlalchemy.inspect(engine).has_table(self.table.name):
-                    raise
+            async with self.connection.transaction() as conn:
+                await conn.run_sync(self._create_table)
             self._table_ready = True
-        return engine
+        async with self.connection.transaction() as conn:
+            yield conn
 
-    def add_lock(self, key: str, token: str, ttl: int) -> bool:
+    def _create_table(self, conn: sqlalchemy.Connection) -> None:
+        try:
+            self.table.create(conn, checkfirst=True)
+        except SQLAlchemyError:
+            # another worker may have created it between our check and our CREATE
+            if not sqlalchemy.inspect(conn).has_table(self.table.name):
+                raise
+
+    async def add_lock(self, key: str, token: str, ttl: int) -> bool:
         """INSERT the lock row; if it exists but expired, take it over atomically.
 
         Losing to a concurrent writer (deadlock victim, busy database) counts as "locked".
@@ -86,63 +92,62 @@ class SqlBackend:
         takeover = (self.table.update()
                     .where(and_(self.table.c.key == key, self.table.c.expires < now))
                     .values(value=row["value"], expires=row["expires"]))
-        engine = self.engine
         try:
             try:
-                with engine.begin() as conn:
-                    conn.execute(self.table.insert().values(row))
+                async with self.transaction() as conn:
+                    await conn.execute(self.table.insert().values(row))
                 return True
             except IntegrityError:
-                with engine.begin() as conn:
-                    return conn.execute(takeover).rowcount == 1
+                async with self.transaction() as conn:
+                    return (await conn.execute(takeover)).rowcount == 1
         except OperationalError as error:
             if is_contention(error):
                 return False
             raise
 
-    def _write(self, statement: Executable) -> int:
+    async def _write(self, statement: Executable) -> int:
         """Run one write, again when it lost to a concurrent writer; the rows it matched."""
         attempt = 1
         while True:
             try:
-                with self.engine.begin() as conn:
-                    return conn.execute(statement).rowcount
+                async with self.transaction() as conn:
+                    return (await conn.execute(statement)).rowcount
             except OperationalError as error:
                 if attempt == WRITE_ATTEMPTS or not is_contention(error):
                     raise
                 attempt += 1
 
-    def delete_lock(self, key: str, token: str) -> None:
+    async def delete_lock(self, key: str, token: str) -> None:
         """DELETE the lock row while it holds our token."""
-        self._write(self.table.delete().where(
+        await self._write(self.table.delete().where(
             and_(self.table.c.key == key, self.table.c.value == token.encode())))
 
-    def get(self, key: str) -> bytes | None:
+    async def get(self, key: str) -> bytes | None:
         """The value of an unexpired row."""
         query = sqlalchemy.select(self.table.c.value).where(
             and_(self.table.c.key == key, self.table.c.expires >= now_ms()))
-        with self.engine.begin() as conn:
-            value = conn.execute(query).scalar()
+        async with self.transaction() as conn:
+            value = (await conn.execute(query)).scalar()
         return None if value is None else bytes(value)
 
-    def set(self, key: str, value: bytes, ttl: int) -> None:
+    async def set(self, key: str, value: bytes, ttl: int) -> None:
         """UPDATE the row, or INSERT it; every SWEEP_EVERY stores also delete expired rows."""
         expires = now_ms() + ttl * 1000
         update = self.table.update().where(self.table.c.key == key).values(value=value, expires=expires)
-        if self._write(update) == 0:
-            self._write(self.table.insert().values(key=key, value=value, expires=expires))
+        if await self._write(update) == 0:
+            await self._write(self.table.insert().values(key=key, value=value, expires=expires))
         self._stores += 1
         if self._stores % SWEEP_EVERY == 0:
-            self.sweep()
+            await self.sweep()
 
-    def sweep(self) -> None:
+    async def sweep(self) -> None:
         """Delete expired sessions and locks."""
-        self._write(self.table.delete().where(self.table.c.expires < now_ms()))
+        await self._write(self.table.delete().where(self.table.c.expires < now_ms()))
 
     def reconnect(self) -> None:
-        """Re-open the connection."""
+        """Forget the parent's engine."""
         self.connection.reconnect()
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the connection."""
-        self.connection.close()
+        await self.connection.aclose()

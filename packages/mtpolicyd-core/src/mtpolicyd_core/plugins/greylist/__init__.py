@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mtpolicyd_core.config.tree import Block
+from mtpolicyd_core.connections import Connection
 from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_core.options import BOOL, INT, NUM, STR, Option, maybe
 from mtpolicyd_core.perl.numbers import perl_numify
@@ -20,17 +21,16 @@ from mtpolicyd_core.plugins.greylist.awl import AUTOWL_EXPIRE_DAYS, AUTOWL_TABLE
 from mtpolicyd_core.plugins.greylist.ticket import (
     MAX_RETRY_WAIT,
     MIN_RETRY_WAIT,
-    MemcachedTickets,
-    RedisTickets,
-    TicketStore,
+    Tickets,
     is_valid,
     ticket_key,
 )
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.roles.connections import connection_handle
+from mtpolicyd_core.roles.connections import checked_connection
 from mtpolicyd_core.roles.scoring import Scoring
 from mtpolicyd_core.roles.sql_tables import SqlTables
+from mtpolicyd_core.roles.switch import Switchable
 
 __all__ = ["Greylist"]
 
@@ -66,7 +66,7 @@ def backend_module(block: Block, kind: str, warn: Callable[[str], None]) -> str:
     return module
 
 
-class Greylist(Scoring, SqlTables, Plugin):
+class Greylist(Switchable, Scoring, SqlTables, Plugin):
     """Greylisting with an auto-whitelist. The first attempt of a (sender, client_address,
     recipient) triplet is deferred with ``defer_message`` and a ticket is created; a retry
     after ``min_retry_wait`` (and before ``max_retry_wait``) passes: the score is added,
@@ -81,7 +81,6 @@ class Greylist(Scoring, SqlTables, Plugin):
     those blocks are ignored. The ``hourly`` cron task expires auto-whitelist rows.
     """
 
-    enabled = Option(STR, default="on", user_config=True, doc="`off` disables greylisting")
     score = Option(maybe(NUM), doc="score added once per mail when the client passed (e.g. -10)")
     mode = Option(
         STR, default="passive", doc="on a pass: `accept` or `dunno` end the chain; `passive` goes on"
@@ -106,7 +105,9 @@ class Greylist(Scoring, SqlTables, Plugin):
     autowl_table = Option(STR, default="autowl", doc="1.x only: SQL table of the auto-whitelist")
 
     awl: AwlStore
-    tickets: TicketStore
+    tickets: Tickets
+    #: whether startup must check the auto-whitelist's SQL table
+    awl_in_sql = False
 
     @classmethod
     def from_block(cls, block: Block, context: PluginContext) -> Plugin:
@@ -121,24 +122,24 @@ class Greylist(Scoring, SqlTables, Plugin):
             ) from None
         return plugin
 
-    def client(self, connection: str, module: str) -> Callable[[], Any]:
-        """The current client of a connection (looked up on each use: it is re-opened after fork)."""
-        return lambda: connection_handle(self.connections, connection, module, f"plugin {self.name}")
+    def connection(self, name: str, module: str) -> Callable[[], Any]:
+        """The connection ``name`` (checked now, as the original fails at start-up without it)."""
+        connection: Connection = checked_connection(self.connections, name, module, f"plugin {self.name}")
+        return lambda: connection
 
-    def sql_row(self, sql: str, *params: Any) -> Any:
+    async def sql_row(self, sql: str, *params: Any) -> Any:
         """The first row of a DBI-style statement by column name."""
-        return self.execute_sql(sql, *params).first_mapping()
+        return (await self.execute_sql(sql, *params)).first_mapping()
 
     def open_stores(self, block: Block, warnings: list[str]) -> None:
         """Choose and check the ticket and auto-whitelist stores of this dialect."""
         if self.dialect == "1":
             self.check_connections()
             self.awl = SqlAwl(self.sql_row, self.autowl_table, self.autowl_expire_days)
-            self.tickets = MemcachedTickets(
-                self.client("memcached", "Memcached"), self.min_retry_wait, self.max_retry_wait
+            self.awl_in_sql = bool(self.use_autowl)
+            self.tickets = Tickets(
+                self.connection("memcached", "Memcached"), self.min_retry_wait, self.max_retry_wait
             )
-            if self.use_autowl:
-                self.check_sql_tables({"autowl": AUTOWL_TABLE})
             return
 
         def warn(message: str) -> None:
@@ -148,50 +149,51 @@ class Greylist(Scoring, SqlTables, Plugin):
         if backend_module(block, "AWL", warn) == "Sql":
             self.check_connections()
             self.awl = SqlAwl(self.sql_row)
-            self.check_sql_tables({"autowl": AUTOWL_TABLE})
+            self.awl_in_sql = True
         else:
-            self.awl = RedisAwl(self.client("redis", "Redis"))
-            self.client("redis", "Redis")()  # fail at start-up without the connection, as the original
+            redis = self.connection("redis", "Redis")
+            self.awl = RedisAwl(lambda: redis().handle)
         ticket_module = backend_module(block, "Ticket", warn)
-        tickets_client = self.client(ticket_module.lower(), ticket_module)
-        tickets_client()
-        self.tickets = (MemcachedTickets if ticket_module == "Memcached" else RedisTickets)(tickets_client)
+        self.tickets = Tickets(self.connection(ticket_module.lower(), ticket_module))
 
-    def run(self, request: Request) -> list[PluginResult]:
-        if self.get_uc(request, "enabled") == "off":
-            return []
+    async def startup(self) -> None:
+        if self.awl_in_sql:
+            await self.check_sql_tables({"autowl": AUTOWL_TABLE})
+
+    async def run(self, request: Request) -> list[PluginResult]:
         sender, client_address, recipient = (
             request.attr(name) for name in ("sender", "client_address", "recipient")
         )
         triplet = ",".join(part or "" for part in (sender, client_address, recipient))
         if self.use_autowl and self.query_autowl:
-            (listed,) = request.do_cached(
-                "greylist-is_autowl", lambda: [self.is_autowl(request, sender, client_address)]
-            )
+            async def autowl() -> list[int]:
+                return [await self.is_autowl(request, sender, client_address)]
+
+            (listed,) = await request.do_cached("greylist-is_autowl", autowl)
             if listed:
                 self.debug(request, "client on greylist autowl")
                 return self.success(request)
         key = ticket_key(sender, client_address, recipient)
-        found = request.do_cached("greylist-ticket", lambda: self.ticket_list(key))
+        found = await request.do_cached("greylist-ticket", lambda: self.ticket_list(key))
         ticket = found[0] if found else None
         if ticket is not None:
             if is_valid(ticket):
                 self.debug(request, f"{triplet} has a valid greylisting ticket")
                 if self.use_autowl and not request.is_already_done("greylist-autowl-add"):
-                    self.add_autowl(request, sender, client_address)
-                self.tickets.remove(key)
+                    await self.add_autowl(request, sender, client_address)
+                await self.tickets.remove(key)
                 return self.success(request)
             self.debug(request, f"{triplet} has a invalid greylisting ticket. wait again")
             return [self.defer(ticket)]
         if self.create_ticket:
             self.debug(request, "creating new greylisting ticket")
-            self.tickets.create(key)
+            await self.tickets.create(key)
             return [self.defer(None)]
         return []
 
-    def ticket_list(self, key: str) -> list[int]:
+    async def ticket_list(self, key: str) -> list[int]:
         """The triplet's ticket as a one-item list, empty without one (the value cached per mail)."""
-        ticket = self.tickets.get(key)
+        ticket = await self.tickets.get(key)
         return [] if ticket is None else [ticket]
 
     def defer(self, ticket: int | None) -> PluginResult:
@@ -209,7 +211,7 @@ class Greylist(Scoring, SqlTables, Plugin):
             return [PluginResult(self.mode, abort=True)]
         return []
 
-    def awl_entry(self, request: Request, domain: str | None, client_address: str | None) -> Any:
+    async def awl_entry(self, request: Request, domain: str | None, client_address: str | None) -> Any:
         """The cached auto-whitelist look-up: 1.x the row; 2.x what mtpolicyd 2.05 reads as the count.
 
         2.05 assigns its per-mail cached look-up to a scalar, which gives the number of
@@ -219,22 +221,25 @@ class Greylist(Scoring, SqlTables, Plugin):
         if self.dialect == "1":
             assert isinstance(self.awl, SqlAwl)
             awl = self.awl
-            (row,) = request.do_cached("greylist-autowl-row", lambda: [awl.row(domain, client_address)])
-            return row
+            async def row() -> list[Any]:
+                return [await awl.row(domain, client_address)]
 
-        def lookup() -> list[Any]:
-            count = self.awl.get(domain, client_address)
+            (found,) = await request.do_cached("greylist-autowl-row", row)
+            return found
+
+        async def lookup() -> list[Any]:
+            count = await self.awl.get(domain, client_address)
             return [count] if count is not None or self.awl.missing_is_a_value else []
 
         if request.session is None or not request.use_caching:
-            values = lookup()
+            values = await lookup()
             return values[0] if values else None
-        return len(request.do_cached("greylist-autowl-count", lookup))
+        return len(await request.do_cached("greylist-autowl-count", lookup))
 
-    def is_autowl(self, request: Request, sender: str | None, client_address: str | None) -> int:
+    async def is_autowl(self, request: Request, sender: str | None, client_address: str | None) -> int:
         """1 when the pair reached the threshold (its entry is then refreshed), else 0."""
         domain = sender_domain(sender)
-        entry = self.awl_entry(request, domain, client_address)
+        entry = await self.awl_entry(request, domain, client_address)
         if entry is None:
             self.debug(request, "client is not on autowl")
             return 0
@@ -243,7 +248,7 @@ class Greylist(Scoring, SqlTables, Plugin):
             assert isinstance(self.awl, SqlAwl)
             if self.awl.is_expired(entry):
                 self.debug(request, "removing expired autowl row")
-                self.awl.remove(domain, client_address)
+                await self.awl.remove(domain, client_address)
                 return 0
             count = entry.get("count")
         if perl_numify(count) < self.autowl_threshold:
@@ -253,24 +258,24 @@ class Greylist(Scoring, SqlTables, Plugin):
             self.debug(request, "client has valid autowl row. updating row")
         else:
             self.debug(request, "client has valid autowl. updating database")
-        self.awl.incr(domain, client_address)
+        await self.awl.incr(domain, client_address)
         return 1
 
-    def add_autowl(self, request: Request, sender: str | None, client_address: str | None) -> None:
+    async def add_autowl(self, request: Request, sender: str | None, client_address: str | None) -> None:
         """Count a pass of the pair: increment a known entry, or create it."""
         domain = sender_domain(sender)
-        if self.awl_entry(request, domain, client_address) is not None:
+        if await self.awl_entry(request, domain, client_address) is not None:
             self.debug(request, "client already on autowl, just incrementing count")
-            self.awl.incr(domain, client_address)
+            await self.awl.incr(domain, client_address)
             return
         self.debug(request, "creating initial autowl entry")
-        self.awl.create(domain, client_address)
+        await self.awl.create(domain, client_address)
 
-    def cron(self, tasks: Iterable[str]) -> None:
-        """``hourly``: delete expired auto-whitelist entries (mtpolicyd 2.05 fails here; we do the work)."""
+    async def cron(self, tasks: Iterable[str]) -> None:
+        """``hourly``: delete expired auto-whitelist entries (mtpolicyd 2.05 fails here; we do the work).
+        Tickets need no expiring: memcached and Redis drop them themselves."""
         if "hourly" in list(tasks):
             self.logger.info("expiring greylist autowl...")
-            self.awl.expire()
+            await self.awl.expire()
             if self.dialect == "2":
                 self.logger.info("expiring greylist tickets...")
-                self.tickets.expire()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Protocol
 
 from mtpolicyd_core.perl.numbers import perl_numify
@@ -34,7 +34,7 @@ AUTOWL_TABLE: TableDefinition = {
 }
 
 #: runs a DBI-style statement with ``?`` parameters and gives its first row by column name
-SqlRunner = Callable[..., Mapping[str, Any] | None]
+SqlRunner = Callable[..., Awaitable[Mapping[str, Any] | None]]
 
 
 class AwlStore(Protocol):
@@ -46,15 +46,15 @@ class AwlStore(Protocol):
 
     missing_is_a_value: ClassVar[bool]
 
-    def get(self, sender_domain: str | None, client_ip: str | None) -> Any: ...
+    async def get(self, sender_domain: str | None, client_ip: str | None) -> Any: ...
 
-    def create(self, sender_domain: str | None, client_ip: str | None) -> None: ...
+    async def create(self, sender_domain: str | None, client_ip: str | None) -> None: ...
 
-    def incr(self, sender_domain: str | None, client_ip: str | None) -> None: ...
+    async def incr(self, sender_domain: str | None, client_ip: str | None) -> None: ...
 
-    def remove(self, sender_domain: str | None, client_ip: str | None) -> None: ...
+    async def remove(self, sender_domain: str | None, client_ip: str | None) -> None: ...
 
-    def expire(self) -> None: ...
+    async def expire(self) -> None: ...
 
 
 def now() -> int:
@@ -74,9 +74,9 @@ class SqlAwl:
         self.table = table
         self.expire_days = expire_days
 
-    def row(self, sender_domain: str | None, client_ip: str | None) -> Mapping[str, Any] | None:
+    async def row(self, sender_domain: str | None, client_ip: str | None) -> Mapping[str, Any] | None:
         """The pair's row as stored, expired or not."""
-        return self.run_sql(
+        return await self.run_sql(
             f"SELECT * FROM {self.table} WHERE sender_domain=? AND client_ip=?", sender_domain, client_ip
         )
 
@@ -84,31 +84,31 @@ class SqlAwl:
         """Whether the row was last seen more than ``autowl_expire_days`` ago."""
         return now() > perl_numify(row.get("last_seen")) + ONE_DAY * self.expire_days
 
-    def get(self, sender_domain: str | None, client_ip: str | None) -> Any:
+    async def get(self, sender_domain: str | None, client_ip: str | None) -> Any:
         """The pass count of a live entry, None when there is none."""
-        row = self.row(sender_domain, client_ip)
+        row = await self.row(sender_domain, client_ip)
         if row is None or self.is_expired(row):
             return None
         return row.get("count")
 
-    def create(self, sender_domain: str | None, client_ip: str | None) -> None:
-        self.run_sql(f"INSERT INTO {self.table} VALUES(NULL, ?, ?, 1, {now()})", sender_domain, client_ip)
+    async def create(self, sender_domain: str | None, client_ip: str | None) -> None:
+        await self.run_sql(f"INSERT INTO {self.table} VALUES(NULL, ?, ?, 1, {now()})", sender_domain, client_ip)
 
-    def incr(self, sender_domain: str | None, client_ip: str | None) -> None:
-        self.run_sql(
+    async def incr(self, sender_domain: str | None, client_ip: str | None) -> None:
+        await self.run_sql(
             f"UPDATE {self.table} SET count=count+1, last_seen={now()} WHERE sender_domain=? AND client_ip=?",
             sender_domain,
             client_ip,
         )
 
-    def remove(self, sender_domain: str | None, client_ip: str | None) -> None:
-        self.run_sql(
+    async def remove(self, sender_domain: str | None, client_ip: str | None) -> None:
+        await self.run_sql(
             f"DELETE FROM {self.table} WHERE sender_domain=? AND client_ip=?", sender_domain, client_ip
         )
 
-    def expire(self) -> None:
+    async def expire(self) -> None:
         """Delete rows not seen within ``autowl_expire_days``."""
-        self.run_sql(f"DELETE FROM {self.table} WHERE ? > last_seen + ?", now(), ONE_DAY * self.expire_days)
+        await self.run_sql(f"DELETE FROM {self.table} WHERE ? > last_seen + ?", now(), ONE_DAY * self.expire_days)
 
 
 class RedisAwl:
@@ -127,20 +127,20 @@ class RedisAwl:
         """The Redis key of a pair."""
         return ",".join((self.prefix, sender_domain or "", client_ip or ""))
 
-    def get(self, sender_domain: str | None, client_ip: str | None) -> Any:
-        value = self.client().get(self.key(sender_domain, client_ip))
+    async def get(self, sender_domain: str | None, client_ip: str | None) -> Any:
+        value = await self.client().get(self.key(sender_domain, client_ip))
         return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
 
-    def create(self, sender_domain: str | None, client_ip: str | None) -> None:
-        self.client().set(self.key(sender_domain, client_ip), "1", ex=ONE_DAY * self.expire_days)
+    async def create(self, sender_domain: str | None, client_ip: str | None) -> None:
+        await self.client().set(self.key(sender_domain, client_ip), "1", ex=ONE_DAY * self.expire_days)
 
-    def incr(self, sender_domain: str | None, client_ip: str | None) -> None:
+    async def incr(self, sender_domain: str | None, client_ip: str | None) -> None:
         key = self.key(sender_domain, client_ip)
-        self.client().incr(key)
-        self.client().expire(key, ONE_DAY * self.expire_days)
+        await self.client().incr(key)
+        await self.client().expire(key, ONE_DAY * self.expire_days)
 
-    def remove(self, sender_domain: str | None, client_ip: str | None) -> None:
-        self.client().delete(self.key(sender_domain, client_ip))
+    async def remove(self, sender_domain: str | None, client_ip: str | None) -> None:
+        await self.client().delete(self.key(sender_domain, client_ip))
 
-    def expire(self) -> None:
+    async def expire(self) -> None:
         """Nothing to do: Redis drops old entries itself."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
 
+from mtpolicyd_core.connections.key_value import KeyValueStore
 from mtpolicyd_core.perl.numbers import perl_numify
 from mtpolicyd_core.perl.truth import perl_true
 
@@ -19,84 +19,41 @@ def ticket_key(sender: str | None, client_address: str | None, recipient: str | 
     return ",".join(part or "" for part in (sender, client_address, recipient))
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
-
-
-class TicketStore(Protocol):
-    """Where tickets live; a ticket is the epoch second after which the triplet passes."""
-
-    def get(self, key: str) -> int | None: ...
-
-    def create(self, key: str) -> None: ...
-
-    def remove(self, key: str) -> None: ...
-
-    def expire(self) -> None: ...
-
-
 def is_valid(ticket: int) -> bool:
     """Whether the minimum retry wait of the ticket is over."""
     return time.time() > ticket
 
 
-def _ticket_value(raw: Any) -> int | None:
+def ticket_value(raw: bytes | None) -> int | None:
     """A stored ticket, None when missing or false (as the original tests it)."""
-    text = _text(raw)
+    text = None if raw is None else raw.decode("utf-8", errors="replace")
     if not perl_true(text):
         return None
     return int(perl_numify(text))
 
 
-class MemcachedTickets:
-    """Tickets in memcached, expiring after ``max_retry_wait``; ``client`` gives the current client."""
+class Tickets:
+    """Tickets in memcached or Redis, expiring after ``max_retry_wait``; ``store`` gives the connection."""
 
     def __init__(
         self,
-        client: Callable[[], Any],
+        store: Callable[[], KeyValueStore],
         min_retry_wait: int = MIN_RETRY_WAIT,
         max_retry_wait: int = MAX_RETRY_WAIT,
     ) -> None:
-        self.client = client
+        self.store = store
         self.min_retry_wait = min_retry_wait
         self.max_retry_wait = max_retry_wait
 
-    def get(self, key: str) -> int | None:
-        return _ticket_value(self.client().get(key))
+    async def get(self, key: str) -> int | None:
+        """The ticket of the triplet ``key``, or None."""
+        return ticket_value(await self.store().get(key))
 
-    def create(self, key: str) -> None:
-        self.client().set(key, str(int(time.time()) + self.min_retry_wait), expire=self.max_retry_wait)
+    async def create(self, key: str) -> None:
+        """A new ticket, valid after ``min_retry_wait``."""
+        ticket = str(int(time.time()) + self.min_retry_wait).encode()
+        await self.store().set(key, ticket, self.max_retry_wait)
 
-    def remove(self, key: str) -> None:
-        self.client().delete(key)
-
-    def expire(self) -> None:
-        """Nothing to do: memcached drops old tickets itself."""
-
-
-class RedisTickets:
-    """Tickets in Redis, expiring after ``max_retry_wait``; ``client`` gives the current client."""
-
-    def __init__(
-        self,
-        client: Callable[[], Any],
-        min_retry_wait: int = MIN_RETRY_WAIT,
-        max_retry_wait: int = MAX_RETRY_WAIT,
-    ) -> None:
-        self.client = client
-        self.min_retry_wait = min_retry_wait
-        self.max_retry_wait = max_retry_wait
-
-    def get(self, key: str) -> int | None:
-        return _ticket_value(self.client().get(key))
-
-    def create(self, key: str) -> None:
-        self.client().set(key, str(int(time.time()) + self.min_retry_wait), ex=self.max_retry_wait)
-
-    def remove(self, key: str) -> None:
-        self.client().delete(key)
-
-    def expire(self) -> None:
-        """Nothing to do: Redis drops old tickets itself."""
+    async def remove(self, key: str) -> None:
+        """Forget the ticket (the triplet passed)."""
+        await self.store().delete(key)
