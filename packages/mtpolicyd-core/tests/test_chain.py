@@ -22,34 +22,34 @@ class Canned(Plugin):
         self.fail = fail
         self.calls = 0
 
-    def run(self, request: Request) -> list[PluginResult]:
+    async def run(self, request: Request) -> list[PluginResult]:
         self.calls += 1
         if self.fail:
             raise RuntimeError("boom")
         return self.results
 
 
-def run(*plugins: Plugin) -> ChainResult:
-    return PluginChain("test", plugins).run(Request({}, {}))
+async def run(*plugins: Plugin) -> ChainResult:
+    return await PluginChain("test", plugins).run(Request({}, {}))
 
 
-def test_chain_without_answers_replies_dunno():
-    result = run(Canned("a"), Canned("b"))
+async def test_chain_without_answers_replies_dunno():
+    result = await run(Canned("a"), Canned("b"))
     assert result.actions == []
     assert result.last_match is None
     assert result.as_policyd_response() == "action=dunno\n\n"
 
 
-def test_chain_stops_at_first_aborting_result():
+async def test_chain_stops_at_first_aborting_result():
     last = Canned("c", PluginResult("accept", abort=True))
-    result = run(Canned("a"), Canned("b", PluginResult("reject", abort=True)), last)
+    result = await run(Canned("a"), Canned("b", PluginResult("reject", abort=True)), last)
     assert result.actions == ["reject"]
     assert result.last_match == "b"
     assert last.calls == 0
 
 
-def test_chain_keeps_non_aborting_actions_and_goes_on():
-    result = run(
+async def test_chain_keeps_non_aborting_actions_and_goes_on():
+    result = await run(
         Canned("a", PluginResult("PREPEND X-A: 1")),
         Canned("b", PluginResult(None)),
         Canned("c", PluginResult("PREPEND X-C: 1"), PluginResult("reject", abort=True), PluginResult("late")),
@@ -64,15 +64,15 @@ def test_chain_keeps_non_aborting_actions_and_goes_on():
     assert result.last_match == "c"
 
 
-def test_chain_last_match_counts_results_without_action():
-    result = run(Canned("a", PluginResult("PREPEND X: 1")), Canned("b", PluginResult(None)))
+async def test_chain_last_match_counts_results_without_action():
+    result = await run(Canned("a", PluginResult("PREPEND X: 1")), Canned("b", PluginResult(None)))
     assert result.last_match == "b"
     assert result.as_policyd_response() == "action=PREPEND X: 1\n\n"
 
 
-def test_chain_on_error_continue_logs_and_goes_on(caplog):
+async def test_chain_on_error_continue_logs_and_goes_on(caplog):
     with caplog.at_level(logging.ERROR):
-        result = run(
+        result = await run(
             Canned("a", fail=True, on_error="continue"), Canned("b", PluginResult("reject", abort=True))
         )
     assert result.actions == ["reject"]
@@ -80,13 +80,13 @@ def test_chain_on_error_continue_logs_and_goes_on(caplog):
 
 
 @pytest.mark.parametrize("on_error", [None, "stop", "Continue"])
-def test_chain_failure_without_on_error_continue_raises_plugin_error(on_error):
+async def test_chain_failure_without_on_error_continue_raises_plugin_error(on_error):
     with pytest.raises(PluginError, match="plugin a failed: boom") as caught:
-        run(Canned("a", fail=True, on_error=on_error), Canned("b"))
+        await run(Canned("a", fail=True, on_error=on_error), Canned("b"))
     assert caught.value.plugin == "a"
 
 
-def test_nested_chain_results_pass_up_and_stop_the_outer_chain(block, make_chain):
+async def test_nested_chain_results_pass_up_and_stop_the_outer_chain(block, make_chain):
     chain = make_chain(
         block(
             "cond",
@@ -100,14 +100,14 @@ def test_nested_chain_results_pass_up_and_stop_the_outer_chain(block, make_chain
         block("after", module="Action", action="accept"),
     )
     session: dict[str, object] = {}
-    result = chain.run(Request({"k": "y"}, session))
+    result = await chain.run(Request({"k": "y"}, session))
     assert result.actions == ["reject nested"]
     assert result.last_match == "cond"
     assert session == {"x": "1"}
-    assert chain.run(Request({"k": "n"}, {})).actions == ["accept"]
+    assert (await chain.run(Request({"k": "n"}, {}))).actions == ["accept"]
 
 
-def test_nested_failure_names_both_plugins(block, make_chain):
+async def test_nested_failure_names_both_plugins(block, make_chain):
     chain = make_chain(
         block(
             "outer",
@@ -118,7 +118,7 @@ def test_nested_failure_names_both_plugins(block, make_chain):
         )
     )
     with pytest.raises(PluginError, match=r"plugin outer failed: .*no session"):
-        chain.run(Request({"k": "y"}, None))
+        await chain.run(Request({"k": "y"}, None))
 
 
 def test_build_chain_needs_module_and_known_plugin(block, make_chain):
@@ -128,16 +128,16 @@ def test_build_chain_needs_module_and_known_plugin(block, make_chain):
         make_chain(block("p", module="NoSuch"))
 
 
-def test_chain_cron_runs_nested_chains(block, make_chain, monkeypatch):
+async def test_chain_cron_runs_nested_chains(block, make_chain, monkeypatch):
     chain = make_chain(block("outer", block("inner", module="Action", action="x"), module="Stress"))
     ran: list[list[str]] = []
     inner = chain.plugins[0].chain.plugins[0]
     monkeypatch.setattr(inner, "cron", lambda tasks: ran.append(list(tasks)))
-    chain.cron(["hourly"])
+    await chain.cron(["hourly"])
     assert ran == [["hourly"]]
 
 
-def test_chain_from_config_text_runs_passive_plugins_then_the_answer(chain_from_text):
+async def test_chain_from_config_text_runs_passive_plugins_then_the_answer(chain_from_text):
     chain = chain_from_text(
         """
         <Plugin mark>
@@ -159,6 +159,6 @@ def test_chain_from_config_text_runs_passive_plugins_then_the_answer(chain_from_
         """
     )
     session: dict[str, object] = {}
-    result = chain.run(Request({}, session))
+    result = await chain.run(Request({}, session))
     assert result.as_policyd_response() == "action=reject score=5, when-seen=5.0\n\n"
     assert result.last_match == "verdict"

@@ -54,9 +54,9 @@ def test_unknown_policy_context_falls_back_to_the_port() -> None:
     assert engine().vhost_for(12345, {"policy_context": "other"}).name == "first"  # type: ignore[union-attr]
 
 
-def test_without_session_cache_every_request_gets_a_fresh_session_even_without_instance() -> None:
+async def test_without_session_cache_every_request_gets_a_fresh_session_even_without_instance() -> None:
     policy = engine()
     vhost = policy.vhost_for(12345, {})
     assert vhost is not None
-    result = policy.process(vhost, {"request": "smtpd_access_policy"})
+    result = await policy.process(vhost, {"request": "smtpd_access_policy"})
     assert result.as_policyd_response() == "action=reject first saw it\n\n"

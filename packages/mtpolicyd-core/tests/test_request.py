@@ -1,3 +1,6 @@
+import asyncio
+from collections.abc import Awaitable, Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,22 +33,83 @@ def test_get_unknown_scope_fails():
         Request({}, {}).get("x:y")
 
 
-def test_do_cached_computes_once_per_mail_even_for_empty_results():
+def counting(calls: list[int], value: list[object]) -> Callable[[], Awaitable[list[object]]]:
+    """A look-up that records each time it runs."""
+
+    async def compute() -> list[object]:
+        calls.append(1)
+        return value
+
+    return compute
+
+
+async def test_do_cached_computes_once_per_mail_even_for_empty_results():
     calls: list[int] = []
     session: dict[str, object] = {}
     request = Request({}, session)
     for _ in range(2):
-        assert request.do_cached("k", lambda: calls.append(1) or []) == []
+        assert await request.do_cached("k", counting(calls, [])) == []
     assert calls == [1]
     assert session == {"k": []}
 
 
-def test_do_cached_without_session_or_caching_always_computes():
+async def test_do_cached_without_session_or_caching_always_computes():
     calls: list[int] = []
     for request in (Request({}, None), Request({}, {}, use_caching=False)):
-        request.do_cached("k", lambda: calls.append(1) or [1])
-        request.do_cached("k", lambda: calls.append(1) or [1])
+        await request.do_cached("k", counting(calls, [1]))
+        await request.do_cached("k", counting(calls, [1]))
     assert len(calls) == 4
+
+
+async def test_prefetched_look_up_is_awaited_instead_of_computed_again():
+    calls: list[int] = []
+    session: dict[str, object] = {}
+    request = Request({}, session)
+    request.prefetch("k", counting(calls, ["listed"]))
+    assert await request.do_cached("k", counting(calls, ["other"])) == ["listed"]
+    assert calls == [1]
+    assert session == {"k": ["listed"]}
+
+
+async def test_prefetch_skips_answers_the_session_already_has():
+    calls: list[int] = []
+    request = Request({}, {"k": ["cached"]})
+    request.prefetch("k", counting(calls, ["fresh"]))
+    assert request.prefetched == {}
+    assert await request.do_cached("k", counting(calls, ["fresh"])) == ["cached"]
+    assert calls == []
+
+
+async def test_unused_prefetched_look_ups_are_cancelled_and_their_failures_retrieved():
+    started = asyncio.Event()
+
+    async def never_needed() -> list[object]:
+        started.set()
+        await asyncio.Event().wait()
+        return []
+
+    async def failed() -> list[object]:
+        raise OSError("DNS down")
+
+    request = Request({}, {})
+    request.prefetch("slow", never_needed)
+    request.prefetch("broken", failed)
+    await started.wait()
+    await asyncio.sleep(0)  # let the failing look-up finish
+    tasks = list(request.prefetched.values())
+    request.cancel_prefetched()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert tasks[0].cancelled()
+    assert request.prefetched == {}
+
+
+async def test_look_up_started_without_session_key_is_taken_once():
+    calls: list[int] = []
+    request = Request({}, None)
+    request.start_lookup("spf-helo", counting(calls, ["pass"]))
+    assert await request.lookup("spf-helo", counting(calls, ["again"])) == ["pass"]
+    assert await request.lookup("spf-helo", counting(calls, ["again"])) == ["again"]
+    assert calls == [1, 1]
 
 
 def test_is_already_done_raises_flag_once():

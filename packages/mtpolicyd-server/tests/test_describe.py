@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from mtpolicyd_core.config.loader import load_config_text
 from mtpolicyd_core.engine import PolicyEngine
 from mtpolicyd_server.describe import describe_engine
@@ -39,7 +41,7 @@ def describe(text: str = CONFIG) -> str:
     try:
         return describe_engine(engine)
     finally:
-        engine.close()
+        asyncio.run(engine.aclose())
 
 
 def test_describe_starts_with_dialect_and_server_settings() -> None:

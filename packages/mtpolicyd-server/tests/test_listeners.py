@@ -10,7 +10,9 @@ from mtpolicyd_server.listeners import Address, bind_all, parse_ports
 
 def test_port_list_with_and_without_host() -> None:
     assert parse_ports(["127.0.0.1:12345", " 12346", "[::1]:12347"], "127.0.0.2") == [
-        Address("127.0.0.1", 12345), Address("127.0.0.2", 12346), Address("::1", 12347),
+        Address("127.0.0.1", 12345),
+        Address("127.0.0.2", 12346),
+        Address("::1", 12347),
     ]
 
 

@@ -13,10 +13,17 @@ from mtpolicyd_server import logging_setup
 from mtpolicyd_server.logging_setup import NOTICE, EscapingFormatter, SyslogHandler, escape, python_level
 
 
-@pytest.mark.parametrize(("level", "expected"), [
-    (0, logging.ERROR), (1, logging.WARNING), (2, NOTICE), (3, logging.INFO), (4, logging.DEBUG),
-    (9, logging.DEBUG),
-])
+@pytest.mark.parametrize(
+    ("level", "expected"),
+    [
+        (0, logging.ERROR),
+        (1, logging.WARNING),
+        (2, NOTICE),
+        (3, logging.INFO),
+        (4, logging.DEBUG),
+        (9, logging.DEBUG),
+    ],
+)
 def test_net_server_levels_map_onto_python_levels(level: int, expected: int) -> None:
     assert python_level(level) == expected
 
@@ -59,8 +66,9 @@ def test_foreground_logs_to_stdout() -> None:
     assert handler.stream is sys.stdout
 
 
-def test_syslog_gets_mail_facility_notice_priority_and_ident(monkeypatch: pytest.MonkeyPatch,
-                                                             tmp_path: Path) -> None:
+def test_syslog_gets_mail_facility_notice_priority_and_ident(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     address = str(tmp_path / "log")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as syslog:
         syslog.bind(address)

@@ -28,10 +28,12 @@ max_servers = {max_servers}
 class CountingMaster(Master):
     """A master whose workers are status pages only: spawning and retiring are recorded."""
 
-    def __init__(self, min_servers: int = 4, min_spare: int = 4, max_spare: int = 12,
-                 max_servers: int = 25) -> None:
-        text = CONFIG.format(min_servers=min_servers, min_spare=min_spare, max_spare=max_spare,
-                             max_servers=max_servers)
+    def __init__(
+        self, min_servers: int = 4, min_spare: int = 4, max_spare: int = 12, max_servers: int = 25
+    ) -> None:
+        text = CONFIG.format(
+            min_servers=min_servers, min_spare=min_spare, max_spare=max_spare, max_servers=max_servers
+        )
         super().__init__(PolicyEngine(load_config_text(text)), [], lambda: self.engine)
         self.pids = itertools.count(1000)
         self.retired: list[int] = []

@@ -69,8 +69,10 @@ def ask(sock: socket.socket, data: bytes) -> bytes:
 
 
 def test_unexpected_error_closes_only_that_connection(worker_port: int) -> None:
-    with socket.create_connection(("127.0.0.1", worker_port), timeout=10) as good, \
-            socket.create_connection(("127.0.0.1", worker_port), timeout=10) as bad:
+    with (
+        socket.create_connection(("127.0.0.1", worker_port), timeout=10) as good,
+        socket.create_connection(("127.0.0.1", worker_port), timeout=10) as bad,
+    ):
         assert ask(good, b"request=smtpd_access_policy\n\n") == b"action=reject go away\n\n"
         assert ask(bad, b"request=smtpd_access_policy\ncrash=1\n\n") == b""
         assert ask(good, b"request=smtpd_access_policy\n\n") == b"action=reject go away\n\n"

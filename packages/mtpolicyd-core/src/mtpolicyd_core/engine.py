@@ -100,8 +100,13 @@ class PolicyEngine:
     def _session_failure(self, vhost: VirtualHost, instance: str, error: SessionError) -> ChainResult | None:
         """Apply the configured session failure policy: a fallback answer, or None to go on."""
         policy = self.config.session_cache
-        log.error("%s: instance=%s: session cache failed: %s (failure mode %s)",
-                  vhost.name, instance, error, policy.failure_mode)
+        log.error(
+            "%s: instance=%s: session cache failed: %s (failure mode %s)",
+            vhost.name,
+            instance,
+            error,
+            policy.failure_mode,
+        )
         if policy.failure_mode == "continue":
             return None
         if policy.failure_mode == "action":
@@ -112,8 +117,9 @@ class PolicyEngine:
         try:
             await self.session_cache.store(session)
         except SessionError as error:
-            log.error("%s: instance=%s: could not store session: %s",
-                      vhost.name, session.get("_instance"), error)
+            log.error(
+                "%s: instance=%s: could not store session: %s", vhost.name, session.get("_instance"), error
+            )
 
     async def startup(self) -> None:
         """Let every plugin check its back-ends (create tables …), then close what that opened.

@@ -91,5 +91,7 @@ def _pairs(shaped: dict[str, Any]) -> list[Any]:
 
 def normalize_perl(pairs: list[Any]) -> list[Any]:
     """Perl's answer with undef (a key without value) read as the empty string, as we do."""
-    return [[key, normalize_perl(value) if isinstance(value, list) else ("" if value is None else value)]
-            for key, value in pairs]
+    return [
+        [key, normalize_perl(value) if isinstance(value, list) else ("" if value is None else value)]
+        for key, value in pairs
+    ]

@@ -18,10 +18,15 @@ from sqlalchemy.engine import make_url
         ("DBI:mysql:database=x;host=y;port=3307", "mysql+pymysql://y:3307/x"),
         ("dbi:mysql:dbname=x;hostname=db.example.org", "mysql+pymysql://db.example.org/x"),
         ("dbi:mysql:mail:dbhost:3306", "mysql+pymysql://dbhost:3306/mail"),
-        ("dbi:mysql:database=x;mysql_socket=/run/mysqld/mysqld.sock",
-         "mysql+pymysql:///x?unix_socket=%2Frun%2Fmysqld%2Fmysqld.sock"),
+        (
+            "dbi:mysql:database=x;mysql_socket=/run/mysqld/mysqld.sock",
+            "mysql+pymysql:///x?unix_socket=%2Frun%2Fmysqld%2Fmysqld.sock",
+        ),
         ("dbi:MariaDB:database=x", "mysql+pymysql:///x"),
-        ("dbi:SQLite:dbname=/var/lib/mtpolicyd/mtpolicyd.sqlite", "sqlite:////var/lib/mtpolicyd/mtpolicyd.sqlite"),
+        (
+            "dbi:SQLite:dbname=/var/lib/mtpolicyd/mtpolicyd.sqlite",
+            "sqlite:////var/lib/mtpolicyd/mtpolicyd.sqlite",
+        ),
         ("dbi:SQLite:/tmp/x.db", "sqlite:////tmp/x.db"),
         ("dbi:SQLite:relative.db", "sqlite:///relative.db"),
         ("dbi:Pg:dbname=mail;host=pg", "postgresql://pg/mail"),

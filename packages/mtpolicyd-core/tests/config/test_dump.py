@@ -39,8 +39,13 @@ def _blocks(draw: st.DrawFn, kind: str, name: str | None, depth: int) -> Block:
     keys = draw(st.lists(_keys, unique=True, max_size=5))
     entries: list[Setting | Block] = [Setting(key, draw(_values), _HERE) for key in keys]
     if depth < 2:
-        kinds = draw(st.lists(st.sampled_from(["Plugin", "VirtualHost", "Connection", "SessionCache"]),
-                              unique=True, max_size=2))
+        kinds = draw(
+            st.lists(
+                st.sampled_from(["Plugin", "VirtualHost", "Connection", "SessionCache"]),
+                unique=True,
+                max_size=2,
+            )
+        )
         for sub_kind in (kind for kind in kinds if kind not in keys):
             names = draw(st.lists(_block_names, unique=True, min_size=1, max_size=2))
             unnamed = draw(st.booleans())

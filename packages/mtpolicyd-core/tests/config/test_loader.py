@@ -92,7 +92,12 @@ def test_1x_memcached_and_lock_settings() -> None:
     assert config.connections[0].options == {"servers": "a:1, b:2", "namespace": "ns-"}
     cache = config.session_cache
     assert (cache.namespace, cache.expire, cache.lock_wait, cache.lock_max_retry, cache.lock_timeout) == (
-        "ns-", 60, 5, 7, 3)
+        "ns-",
+        60,
+        5,
+        7,
+        3,
+    )
 
 
 def test_1x_db_dsn_becomes_the_db_connection() -> None:
@@ -129,7 +134,10 @@ def test_2x_connections_keep_options_and_translate_dsn() -> None:
     )
     memcached, db = config.connections
     assert (memcached.name, memcached.module, dict(memcached.options)) == (
-        "memcached", "Memcached", {"servers": "m:11211", "namespace": "x-"})
+        "memcached",
+        "Memcached",
+        {"servers": "m:11211", "namespace": "x-"},
+    )
     assert memcached.location is not None and memcached.location.line == 1
     assert db.options["url"] == "sqlite:////tmp/x.db"
 
@@ -150,7 +158,12 @@ def test_2x_memcached_session_cache_takes_namespace_from_its_connection() -> Non
     )
     cache = config.session_cache
     assert (cache.module, cache.connection, cache.namespace, cache.expire, cache.lock_wait) == (
-        "Memcached", "memcached", "mt-", 600, 10)
+        "Memcached",
+        "memcached",
+        "mt-",
+        600,
+        10,
+    )
     assert cache.location is not None and cache.location.line == 5
 
 
@@ -174,8 +187,11 @@ def test_2x_session_cache_without_module_is_an_error() -> None:
 
 
 def test_2x_session_cache_numbers_must_be_integers() -> None:
-    fails("<SessionCache>\nmodule = Redis\nexpire = 5m\n</SessionCache>\n",
-          "SessionCache: expire must be an integer", 3)
+    fails(
+        "<SessionCache>\nmodule = Redis\nexpire = 5m\n</SessionCache>\n",
+        "SessionCache: expire must be an integer",
+        3,
+    )
 
 
 # -- session failure policy ------------------------------------------------------------
@@ -219,9 +235,17 @@ def test_server_defaults_match_the_original() -> None:
     server = load("").server
     assert (server.host, server.ports, server.log_level) == ("127.0.0.1", ("127.0.0.1:12345",), 2)
     assert (server.min_servers, server.min_spare_servers, server.max_spare_servers, server.max_servers) == (
-        4, 4, 12, 25)
+        4,
+        4,
+        12,
+        25,
+    )
     assert (server.max_requests, server.request_timeout, server.keepalive_timeout, server.max_keepalive) == (
-        1000, 20, 60, 0)
+        1000,
+        20,
+        60,
+        0,
+    )
     assert server.vhost_by_policy_context is False
 
 
@@ -233,7 +257,12 @@ def test_server_globals_are_read() -> None:
         "max_request_attributes = 10\nread_timeout = 5\nprogram_name = mtpd\n"
     ).server
     assert (server.user, server.group, server.pid_file, server.log_level, server.host) == (
-        "mt", "mt", "/run/mt.pid", 4, "0.0.0.0")
+        "mt",
+        "mt",
+        "/run/mt.pid",
+        4,
+        "0.0.0.0",
+    )
     assert server.ports == ("127.0.0.1:12345", "12346", "[::1]:12347")
     assert (server.max_servers, server.max_keepalive, server.vhost_by_policy_context) == (50, 100, True)
     assert (server.max_line_length, server.max_request_size, server.max_request_attributes) == (100, 1000, 10)
@@ -269,8 +298,8 @@ def test_unknown_global_is_a_warning_not_an_error() -> None:
 
 def test_vhosts_in_file_order_with_plugin_blocks() -> None:
     config = load_config_text(
-        '<VirtualHost 2>\nname = b\n<Plugin x>\nmodule = Action\n</Plugin>\n<Plugin y>\nmodule = Action\n'
-        '</Plugin>\n</VirtualHost>\n<VirtualHost 1>\nname = a\n<Plugin z>\nmodule = Action\n</Plugin>\n'
+        "<VirtualHost 2>\nname = b\n<Plugin x>\nmodule = Action\n</Plugin>\n<Plugin y>\nmodule = Action\n"
+        "</Plugin>\n</VirtualHost>\n<VirtualHost 1>\nname = a\n<Plugin z>\nmodule = Action\n</Plugin>\n"
         "</VirtualHost>\n",
         "test.conf",
     )

@@ -31,12 +31,12 @@ def test_key_value_forms_with_equals_space_and_no_space() -> None:
 
 
 def test_double_quotes_are_stripped_single_quotes_kept() -> None:
-    root = parse("a = \"quoted value\"\nb = 'single'\nc = \"x\" \"y\"\n")
+    root = parse('a = "quoted value"\nb = \'single\'\nc = "x" "y"\n')
     assert values(root) == {"a": "quoted value", "b": "'single'", "c": 'x" "y'}
 
 
 def test_hash_starts_a_comment_unless_escaped() -> None:
-    root = parse("# whole line\na = x # trailing\nb = x \\# y\nc = \"in # quotes\"\n")
+    root = parse('# whole line\na = x # trailing\nb = x \\# y\nc = "in # quotes"\n')
     assert values(root) == {"a": "x", "b": "x # y", "c": '"in'}
 
 

@@ -13,8 +13,9 @@ def test_servers_are_a_comma_list_with_default_port() -> None:
 
 
 def test_handle_is_a_hash_client_prefixing_the_namespace() -> None:
-    connection = MemcachedConnection(ConnectionConfig("m", "Memcached", {"servers": "127.0.0.1:1,127.0.0.1:2",
-                                                                          "namespace": "mt-"}))
+    connection = MemcachedConnection(
+        ConnectionConfig("m", "Memcached", {"servers": "127.0.0.1:1,127.0.0.1:2", "namespace": "mt-"})
+    )
     client = connection.handle
     assert isinstance(client, HashClient)
     assert client.key_prefix == b"mt-"

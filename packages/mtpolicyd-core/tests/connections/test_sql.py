@@ -8,9 +8,10 @@ import pytest
 import sqlalchemy
 from mtpolicyd_core.config.model import ConnectionConfig
 from mtpolicyd_core.config.tree import Location
-from mtpolicyd_core.connections.sql import SqlConnection, engine_arguments
+from mtpolicyd_core.connections.sql import SqlConnection, async_url, engine_arguments
 from mtpolicyd_core.errors import ConfigError
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
 
 
 def test_user_and_password_options_go_into_the_url() -> None:
@@ -29,22 +30,41 @@ def test_missing_url_names_file_and_line() -> None:
         SqlConnection(ConnectionConfig("db", "Sql", {}, Location("mtpolicyd.conf", 3)))
 
 
-def test_sqlite_is_usable_from_any_thread_and_waits_for_its_lock() -> None:
-    arguments = engine_arguments(make_url("sqlite:///x.sqlite"), 5.0)
-    assert arguments["connect_args"] == {"check_same_thread": False, "timeout": 5.0}
+def test_sqlite_waits_for_its_write_lock_and_shares_one_in_memory_database() -> None:
+    assert engine_arguments(make_url("sqlite+aiosqlite:///x.sqlite"), 5.0) == {
+        "connect_args": {"timeout": 5.0}
+    }
+    assert engine_arguments(make_url("sqlite+aiosqlite://"), 5.0)["poolclass"] is StaticPool
 
 
-def test_mariadb_checks_connections_and_times_out() -> None:
-    arguments = engine_arguments(make_url("mysql+pymysql://h/db"), 5.0)
+def test_mariadb_checks_connections_and_times_out_connecting() -> None:
+    arguments = engine_arguments(make_url("mysql+aiomysql://h/db"), 5.0)
     assert arguments["pool_pre_ping"] is True
-    assert arguments["connect_args"]["read_timeout"] == 5
+    assert arguments["connect_args"]["connect_timeout"] == 5
 
 
-def test_handle_is_an_engine_that_survives_reconnect(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("configured", "used"),
+    [
+        ("mysql+pymysql://h/db", "mysql+aiomysql"),
+        ("mariadb+pymysql://h/db", "mariadb+aiomysql"),
+        ("mysql://h/db", "mysql+aiomysql"),
+        ("sqlite:///x.sqlite", "sqlite+aiosqlite"),
+        ("postgresql://h/db", "postgresql+asyncpg"),
+    ],
+)
+def test_engine_uses_the_asyncio_driver_of_the_configured_database(configured: str, used: str) -> None:
+    assert async_url(make_url(configured)).drivername == used
+
+
+async def test_handle_is_an_engine_that_a_new_worker_opens_again(tmp_path: Path) -> None:
     connection = SqlConnection(ConnectionConfig("db", "Sql", {"url": f"sqlite:///{tmp_path}/db.sqlite"}))
-    with connection.handle.connect() as conn:
-        assert conn.execute(sqlalchemy.text("SELECT 1")).scalar() == 1
+    async with connection.transaction() as conn:
+        assert (await conn.execute(sqlalchemy.text("SELECT 1"))).scalar() == 1
+    parent_engine = connection.handle
     connection.reconnect()
-    with connection.handle.connect() as conn:
-        assert conn.execute(sqlalchemy.text("SELECT 2")).scalar() == 2
-    connection.close()
+    assert connection.handle is not parent_engine
+    async with connection.transaction() as conn:
+        assert (await conn.execute(sqlalchemy.text("SELECT 2"))).scalar() == 2
+    await connection.aclose()
+    await parent_engine.dispose()

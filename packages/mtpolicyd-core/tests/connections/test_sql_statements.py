@@ -1,22 +1,27 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from mtpolicyd_core.config.model import ConnectionConfig
+from mtpolicyd_core.connections.sql import SqlConnection
 from mtpolicyd_core.connections.sql_statements import execute_sql, translate_placeholders
-from sqlalchemy import create_engine
 
 
 @pytest.fixture
-def engine(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'statements.db'}")
-    execute_sql(engine, "CREATE TABLE zumsel (id INTEGER PRIMARY KEY AUTOINCREMENT, ip varchar(255))")
-    return engine
+async def database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'statements.db'}"
+    connection = SqlConnection(ConnectionConfig("db", "Sql", {"url": url}))
+    await execute_sql(
+        connection, "CREATE TABLE zumsel (id INTEGER PRIMARY KEY AUTOINCREMENT, ip varchar(255))"
+    )
+    yield connection
+    await connection.aclose()
 
 
-def test_execute_sql_binds_question_marks_and_reports_rows(engine):
-    execute_sql(engine, "INSERT INTO zumsel (ip) VALUES (?)", ["192.0.2.1"])
-    result = execute_sql(engine, "SELECT ip, 'a?b' AS q FROM zumsel WHERE ip=?", ["192.0.2.1"])
+async def test_execute_sql_binds_question_marks_and_reports_rows(database):
+    await execute_sql(database, "INSERT INTO zumsel (ip) VALUES (?)", ["192.0.2.1"])
+    result = await execute_sql(database, "SELECT ip, 'a?b' AS q FROM zumsel WHERE ip=?", ["192.0.2.1"])
     assert result.first_mapping() == {"ip": "192.0.2.1", "q": "a?b"}
-    assert execute_sql(engine, "UPDATE zumsel SET ip=? WHERE ip=?", ["x", "nope"]).rowcount == 0
+    assert (await execute_sql(database, "UPDATE zumsel SET ip=? WHERE ip=?", ["x", "nope"])).rowcount == 0
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,13 @@
 import logging
 import time
 
+import dns.resolver
 import pytest
 from dns_fakes import FakeDnsServer
 from hypothesis import given
 from hypothesis import strategies as st
-from mtpolicyd_core.lookups.dns import Blocklist, configured_resolver, listing_info, net_dns_txt
+from mtpolicyd_core.lookups.dns import Blocklist, listing_info, net_dns_txt
+from mtpolicyd_core.lookups.interim_resolver import DnsResolver, configured
 
 LOGGER = logging.LoggerAdapter(logging.getLogger("test"), {})
 ZONE = {
@@ -19,12 +21,13 @@ ZONE = {
 
 
 def blocklist(server: FakeDnsServer, domain: str = "bl.test") -> Blocklist:
-    return Blocklist(domain, configured_resolver(server.env), LOGGER)
+    return Blocklist(domain, DnsResolver(server.env), LOGGER)
 
 
 def test_resolver_honours_res_nameservers_and_res_options():
-    resolver = configured_resolver(
-        {"RES_NAMESERVERS": "127.0.0.9 127.0.0.8", "RES_OPTIONS": "port:5353 timeout:3 attempts:2"}
+    resolver = configured(
+        dns.resolver.Resolver,
+        {"RES_NAMESERVERS": "127.0.0.9 127.0.0.8", "RES_OPTIONS": "port:5353 timeout:3 attempts:2"},
     )
     assert [str(ns) for ns in resolver.nameservers] == ["127.0.0.9", "127.0.0.8"]
     assert resolver.port == 5353
@@ -32,62 +35,62 @@ def test_resolver_honours_res_nameservers_and_res_options():
 
 
 def test_resolver_lookups_are_bounded_by_default():
-    resolver = configured_resolver({"RES_NAMESERVERS": "127.0.0.9"})
+    resolver = configured(dns.resolver.Resolver, {"RES_NAMESERVERS": "127.0.0.9"})
     assert resolver.lifetime <= 5
 
 
-def test_listed_ip_gives_address_and_txt_text():
+async def test_listed_ip_gives_address_and_txt_text():
     with FakeDnsServer(ZONE) as server:
-        assert blocklist(server).check("127.0.0.2") == [
+        assert await blocklist(server).check("127.0.0.2") == [
             "127.0.0.2",
             '"Listed, see http://bl.test/?127.0.0.2"',
         ]
 
 
-def test_listed_ip_without_txt_gives_first_address_only():
+async def test_listed_ip_without_txt_gives_first_address_only():
     with FakeDnsServer(ZONE) as server:
-        assert blocklist(server).check("127.0.0.4") == ["127.0.0.4"]
+        assert await blocklist(server).check("127.0.0.4") == ["127.0.0.4"]
 
 
-def test_unlisted_ip_gives_nothing():
+async def test_unlisted_ip_gives_nothing():
     with FakeDnsServer(ZONE) as server:
-        assert blocklist(server).check("127.0.0.1") == []
+        assert await blocklist(server).check("127.0.0.1") == []
 
 
-def test_ipv6_address_is_not_looked_up():
+async def test_ipv6_address_is_not_looked_up():
     with FakeDnsServer(ZONE) as server:
-        assert blocklist(server).check("2001:db8::1") == []
+        assert await blocklist(server).check("2001:db8::1") == []
         assert server.queries == []
 
 
-def test_hostname_is_checked_by_its_first_ipv4_address():
+async def test_hostname_is_checked_by_its_first_ipv4_address():
     with FakeDnsServer(ZONE) as server:
-        assert blocklist(server).check("mail.bad.example")[0] == "127.0.0.2"
+        assert (await blocklist(server).check("mail.bad.example"))[0] == "127.0.0.2"
 
 
-def test_missing_host_is_an_error():
+async def test_missing_host_is_an_error():
     with FakeDnsServer(ZONE) as server, pytest.raises(ValueError):
-        blocklist(server).check("")
+        await blocklist(server).check("")
 
 
-def test_rhsbl_lookup_gives_every_txt_record():
+async def test_rhsbl_lookup_gives_every_txt_record():
     with FakeDnsServer(ZONE) as server:
-        listing = blocklist(server, "dbl.test").check_rhsbl("bad.example")
+        listing = await blocklist(server, "dbl.test").check_rhsbl("bad.example")
     assert listing[0] == "127.0.1.2"
     assert sorted(listing[1:]) == ['"second one"', "nospace"]
 
 
-def test_dns_timeout_is_logged_and_counts_as_not_listed(caplog):
+async def test_dns_timeout_is_logged_and_counts_as_not_listed(caplog):
     with FakeDnsServer(ZONE, silent=True) as server:
         started = time.monotonic()
-        assert blocklist(server).check("127.0.0.2") == []
+        assert await blocklist(server).check("127.0.0.2") == []
     assert time.monotonic() - started < 5
     assert "DNS lookup 2.0.0.127.bl.test A failed" in caplog.text
 
 
-def test_invalid_name_counts_as_not_listed():
+async def test_invalid_name_counts_as_not_listed():
     with FakeDnsServer(ZONE) as server:
-        assert blocklist(server, "dbl.test").check_rhsbl("a..b") == []
+        assert await blocklist(server, "dbl.test").check_rhsbl("a..b") == []
 
 
 def test_listing_info_is_the_first_txt_text():

@@ -1,4 +1,5 @@
 import pytest
+from chain_answer import answer
 from connection_fakes import build, pool_of, sqlite_engine
 from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_core.plugins.accounting import time_key
@@ -12,9 +13,9 @@ def engine(tmp_path):
 
 @pytest.fixture
 def accounting(block, engine):
-    def make(**settings):
+    async def make(**settings):
         settings.setdefault("fields", "client_address,sender,recipient")
-        return build(block("acct", module="Accounting", **settings), pool_of(db=("Sql", engine)))
+        return await build(block("acct", module="Accounting", **settings), pool_of(db=("Sql", engine)))
 
     return make
 
@@ -38,57 +39,59 @@ ATTRS = {
 }
 
 
-def test_accounting_creates_one_table_per_field_at_start(accounting, engine):
-    accounting()
+async def test_accounting_creates_one_table_per_field_at_start(accounting, engine):
+    await accounting()
     for table in ("acct_client_address", "acct_sender", "acct_recipient"):
         assert rows(engine, table) == []
 
 
-def test_accounting_counts_mails_per_key_and_period(accounting, engine):
-    plugin = accounting()
+async def test_accounting_counts_mails_per_key_and_period(accounting, engine):
+    plugin = await accounting()
     for _ in range(11):
-        assert plugin.run(Request(ATTRS, None)) == []
+        assert await plugin.run(Request(ATTRS, None)) == []
     period = time_key("%Y-%m")
     assert rows(engine, "acct_client_address") == [("192.168.0.1", period, 11, 11, 147081, 147081)]
     assert len(rows(engine, "acct_sender")) == 1
 
 
-def test_accounting_multiplies_size_by_recipient_count(accounting, engine):
-    plugin = accounting(fields="client_address")
+async def test_accounting_multiplies_size_by_recipient_count(accounting, engine):
+    plugin = await accounting(fields="client_address")
     for _ in range(10):
-        plugin.run(Request({**ATTRS, "recipient_count": "10"}, None))
+        await plugin.run(Request({**ATTRS, "recipient_count": "10"}, None))
     assert rows(engine, "acct_client_address")[0][2:] == (10, 100, 133710, 1337100)
 
 
-def test_accounting_once_per_mail(accounting, engine):
-    plugin = accounting(fields="sender")
+async def test_accounting_once_per_mail(accounting, engine):
+    plugin = await accounting(fields="sender")
     session = {}
-    plugin.run(Request(ATTRS, session))
-    plugin.run(Request(ATTRS, session))
+    await plugin.run(Request(ATTRS, session))
+    await plugin.run(Request(ATTRS, session))
     assert rows(engine, "acct_sender")[0][2] == 1
 
 
-def test_accounting_skips_empty_fields(accounting, engine):
-    accounting().run(Request({**ATTRS, "sender": " "}, None))
+async def test_accounting_skips_empty_fields(accounting, engine):
+    await (await accounting()).run(Request({**ATTRS, "sender": " "}, None))
     assert rows(engine, "acct_sender") == []
     assert len(rows(engine, "acct_recipient")) == 1
 
 
-def test_accounting_time_pattern_and_table_prefix(accounting, engine):
-    accounting(fields="sender", time_pattern="fixed-%Y", table_prefix="t_").run(Request(ATTRS, None))
+async def test_accounting_time_pattern_and_table_prefix(accounting, engine):
+    await (await accounting(fields="sender", time_pattern="fixed-%Y", table_prefix="t_")).run(
+        Request(ATTRS, None)
+    )
     assert rows(engine, "t_sender")[0][1] == time_key("fixed-%Y")
 
 
-def test_accounting_without_size_counts_zero(accounting, engine):
-    accounting(fields="sender").run(Request({"sender": "a@b"}, None))
+async def test_accounting_without_size_counts_zero(accounting, engine):
+    await (await accounting(fields="sender")).run(Request({"sender": "a@b"}, None))
     assert rows(engine, "acct_sender")[0][2:] == (1, 1, 0, 0)
 
 
-def test_accounting_disabled_by_user_config(accounting, engine):
-    accounting(fields="sender", uc_enabled="acct").run(Request(ATTRS, {"acct": "off"}))
+async def test_accounting_disabled_by_user_config(accounting, engine):
+    await answer((await accounting(fields="sender", uc_enabled="acct")), Request(ATTRS, {"acct": "off"}))
     assert rows(engine, "acct_sender") == []
 
 
-def test_accounting_requires_fields(block, engine):
+async def test_accounting_requires_fields(block, engine):
     with pytest.raises(ConfigError, match="required option fields is missing"):
-        build(block("acct", module="Accounting"), pool_of(db=("Sql", engine)))
+        await build(block("acct", module="Accounting"), pool_of(db=("Sql", engine)))

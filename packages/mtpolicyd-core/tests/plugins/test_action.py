@@ -4,9 +4,9 @@ from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 
 
-def test_action_answers_its_action_and_ends_the_chain(block, build_plugin):
+async def test_action_answers_its_action_and_ends_the_chain(block, build_plugin):
     plugin = build_plugin(block("reject-all", module="Action", action="reject no reason"))
-    assert plugin.run(Request({})) == [PluginResult("reject no reason", abort=True)]
+    assert await plugin.run(Request({})) == [PluginResult("reject no reason", abort=True)]
 
 
 def test_action_requires_an_action(block, build_plugin):

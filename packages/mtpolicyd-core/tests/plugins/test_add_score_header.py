@@ -12,56 +12,58 @@ def header(block, build_plugin):
     return build
 
 
-def test_add_score_header_prepends_score_and_details(header):
+async def test_add_score_header_prepends_score_and_details(header):
     session: dict[str, object] = {}
     request = Request({}, session)
     for name, value in [("ZUMSEL", 5), ("BLA", 2.5), ("BLUB", 2.5)]:
         add_score(request, "score", name, value)
-    assert header().run(request) == [
+    assert await header().run(request) == [
         PluginResult("PREPEND X-MtScore: YES score=10 [ZUMSEL=5, BLA=2.5, BLUB=2.5]", abort=True)
     ]
 
 
 @pytest.mark.parametrize(("score", "verdict"), [(4.9, "NO"), (5, "YES"), (7.5, "YES")])
-def test_add_score_header_says_yes_from_spam_score(header, score, verdict):
-    result = header().run(Request({}, {"score": score}))
+async def test_add_score_header_says_yes_from_spam_score(header, score, verdict):
+    result = await header().run(Request({}, {"score": score}))
     assert result == [PluginResult(f"PREPEND X-MtScore: {verdict} score={score}", abort=True)]
 
 
-def test_add_score_header_without_score_or_details(header):
-    assert header().run(Request({}, {})) == [PluginResult("PREPEND X-MtScore: NO score=0", abort=True)]
+async def test_add_score_header_without_score_or_details(header):
+    assert await header().run(Request({}, {})) == [PluginResult("PREPEND X-MtScore: NO score=0", abort=True)]
 
 
 @pytest.mark.parametrize("detail", ["", "0"])
-def test_add_score_header_leaves_out_false_details(header, detail):
-    result = header().run(Request({}, {"score": 1, "score_detail": detail}))
+async def test_add_score_header_leaves_out_false_details(header, detail):
+    result = await header().run(Request({}, {"score": 1, "score_detail": detail}))
     assert result == [PluginResult("PREPEND X-MtScore: NO score=1", abort=True)]
 
 
-def test_add_score_header_once_per_mail_then_dunno(header):
+async def test_add_score_header_once_per_mail_then_dunno(header):
     plugin = header()
     session = {"_instance": "abc", "score": 1}
-    assert plugin.run(Request({}, session)) == [PluginResult("PREPEND X-MtScore: NO score=1", abort=True)]
+    assert await plugin.run(Request({}, session)) == [
+        PluginResult("PREPEND X-MtScore: NO score=1", abort=True)
+    ]
     assert session["score-score-tag"] == 1
-    assert plugin.run(Request({}, session)) == [PluginResult("dunno", abort=True)]
+    assert await plugin.run(Request({}, session)) == [PluginResult("dunno", abort=True)]
 
 
-def test_add_score_header_fails_without_session(header):
+async def test_add_score_header_fails_without_session(header):
     with pytest.raises(NoSessionError):
-        header().run(Request({}, None))
+        await header().run(Request({}, None))
 
 
-def test_add_score_header_every_time_without_caching(header):
+async def test_add_score_header_every_time_without_caching(header):
     plugin = header()
     for _ in range(2):
-        result = plugin.run(Request({}, {}, use_caching=False))
+        result = await plugin.run(Request({}, {}, use_caching=False))
         assert result == [PluginResult("PREPEND X-MtScore: NO score=0", abort=True)]
 
 
-def test_add_score_header_uses_its_score_field_name_and_spam_score(header):
+async def test_add_score_header_uses_its_score_field_name_and_spam_score(header):
     plugin = header(score_field="other", header_name="X-Other", spam_score="1.5", uc_spam_score="my_spam")
     session = {"other": 1, "other_detail": "a=1", "my_spam": "1"}
-    assert plugin.run(Request({}, session)) == [
+    assert await plugin.run(Request({}, session)) == [
         PluginResult("PREPEND X-Other: YES score=1 [a=1]", abort=True)
     ]
     assert "score-other-tag" in session

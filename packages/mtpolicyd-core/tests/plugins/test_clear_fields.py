@@ -1,7 +1,7 @@
 from mtpolicyd_core.request import Request
 
 
-def test_clear_fields_deletes_named_fields_and_prefixed_fields(block, build_plugin):
+async def test_clear_fields_deletes_named_fields_and_prefixed_fields(block, build_plugin):
     plugin = build_plugin(
         block("cleanup", module="ClearFields", fields="zumsel", fields_prefix="sh_zen,sh_dbl")
     )
@@ -16,17 +16,17 @@ def test_clear_fields_deletes_named_fields_and_prefixed_fields(block, build_plug
         "bla": "x",
         "blub": "x",
     }
-    assert plugin.run(Request({}, session)) == []
+    assert await plugin.run(Request({}, session)) == []
     assert session == {"_instance": "abcd1234", "bla": "x", "blub": "x"}
 
 
-def test_clear_fields_splits_at_commas_with_blanks(block, build_plugin):
+async def test_clear_fields_splits_at_commas_with_blanks(block, build_plugin):
     plugin = build_plugin(block("cleanup", module="ClearFields", fields="a , b,c"))
     session = {"a": 1, "b": 2, "c": 3, "d": 4}
-    plugin.run(Request({}, session))
+    await plugin.run(Request({}, session))
     assert session == {"d": 4}
 
 
-def test_clear_fields_with_empty_list_needs_no_session(block, build_plugin):
+async def test_clear_fields_with_empty_list_needs_no_session(block, build_plugin):
     plugin = build_plugin(block("cleanup", module="ClearFields", fields=""))
-    assert plugin.run(Request({}, None)) == []
+    assert await plugin.run(Request({}, None)) == []

@@ -15,130 +15,132 @@ def condition(block, build_plugin):
     return build
 
 
-def test_condition_2x_reads_request_attribute_by_default(condition):
+async def test_condition_2x_reads_request_attribute_by_default(condition):
     plugin = condition(key="queue_id", match="4561B3D95D8B")
-    assert plugin.run(Request({"queue_id": "4561B3D95D8B"}, {})) == REJECT
-    assert plugin.run(Request({}, {"queue_id": "4561B3D95D8B"})) == []
+    assert await plugin.run(Request({"queue_id": "4561B3D95D8B"}, {})) == REJECT
+    assert await plugin.run(Request({}, {"queue_id": "4561B3D95D8B"})) == []
 
 
 @pytest.mark.parametrize("key", ["s:greylisting", "session:greylisting"])
-def test_condition_2x_reads_session_with_scope(condition, key):
+async def test_condition_2x_reads_session_with_scope(condition, key):
     plugin = condition(key=key, match="on", action="postgrey_users")
-    assert plugin.run(Request({}, {"greylisting": "off"})) == []
-    assert plugin.run(Request({}, {"greylisting": "on"})) == [PluginResult("postgrey_users", abort=True)]
+    assert await plugin.run(Request({}, {"greylisting": "off"})) == []
+    assert await plugin.run(Request({}, {"greylisting": "on"})) == [
+        PluginResult("postgrey_users", abort=True)
+    ]
 
 
-def test_condition_1x_key_names_a_session_field(condition):
+async def test_condition_1x_key_names_a_session_field(condition):
     plugin = condition("1", key="greylisting", match="on")
-    assert plugin.run(Request({"greylisting": "on"}, {})) == []
-    assert plugin.run(Request({}, {"greylisting": "on"})) == REJECT
+    assert await plugin.run(Request({"greylisting": "on"}, {})) == []
+    assert await plugin.run(Request({}, {"greylisting": "on"})) == REJECT
 
 
-def test_condition_1x_takes_a_scoped_key_literally_as_session_field(condition):
+async def test_condition_1x_takes_a_scoped_key_literally_as_session_field(condition):
     plugin = condition("1", key="r:queue_id", match="Q")
-    assert plugin.run(Request({"queue_id": "Q"}, {})) == []
-    assert plugin.run(Request({}, {"r:queue_id": "Q"})) == REJECT
+    assert await plugin.run(Request({"queue_id": "Q"}, {})) == []
+    assert await plugin.run(Request({}, {"r:queue_id": "Q"})) == REJECT
 
 
-def test_condition_2x_unknown_scope_fails_the_plugin(condition):
+async def test_condition_2x_unknown_scope_fails_the_plugin(condition):
     plugin = condition(key="x:queue_id", match="Q")
     with pytest.raises(ValueError, match="unknown scope x"):
-        plugin.run(Request({}, {}))
+        await plugin.run(Request({}, {}))
 
 
-def test_condition_2x_invert_negates_the_match(condition):
+async def test_condition_2x_invert_negates_the_match(condition):
     plugin = condition(key="queue_id", match="Q", invert="1")
-    assert plugin.run(Request({"queue_id": "Q"}, {})) == []
-    assert plugin.run(Request({"queue_id": "other"}, {})) == REJECT
+    assert await plugin.run(Request({"queue_id": "Q"}, {})) == []
+    assert await plugin.run(Request({"queue_id": "other"}, {})) == REJECT
 
 
-def test_condition_invert_never_matches_an_undefined_value(condition):
+async def test_condition_invert_never_matches_an_undefined_value(condition):
     plugin = condition(key="queue_id", match="Q", invert="1")
-    assert plugin.run(Request({}, {})) == []
+    assert await plugin.run(Request({}, {})) == []
 
 
-def test_condition_1x_ignores_invert(condition):
+async def test_condition_1x_ignores_invert(condition):
     plugin = condition("1", key="k", match="Q", invert="1")
-    assert plugin.run(Request({}, {"k": "Q"})) == REJECT
+    assert await plugin.run(Request({}, {"k": "Q"})) == REJECT
 
 
-def test_condition_match_is_exact_string_equality(condition):
+async def test_condition_match_is_exact_string_equality(condition):
     plugin = condition(key="k", match="on")
-    assert plugin.run(Request({"k": "on "}, {})) == []
-    assert plugin.run(Request({"k": "ON"}, {})) == []
+    assert await plugin.run(Request({"k": "on "}, {})) == []
+    assert await plugin.run(Request({"k": "ON"}, {})) == []
 
 
-def test_condition_re_match_searches_anywhere(condition):
+async def test_condition_re_match_searches_anywhere(condition):
     plugin = condition(key="client_name", re_match=r"\.google\.com$")
-    assert plugin.run(Request({"client_name": "mail-a.google.com"}, {})) == REJECT
-    assert plugin.run(Request({"client_name": "google.com.evil"}, {})) == []
+    assert await plugin.run(Request({"client_name": "mail-a.google.com"}, {})) == REJECT
+    assert await plugin.run(Request({"client_name": "google.com.evil"}, {})) == []
 
 
-def test_condition_invalid_regex_fails_the_plugin_at_request_time(condition):
+async def test_condition_invalid_regex_fails_the_plugin_at_request_time(condition):
     plugin = condition(key="k", re_match="(unclosed")
     with pytest.raises(Exception, match="missing \\)"):
-        plugin.run(Request({"k": "x"}, {}))
+        await plugin.run(Request({"k": "x"}, {}))
 
 
 @pytest.mark.parametrize(("value", "matched"), [("5", False), ("5.1", True), ("abc", False), ("6x", True)])
-def test_condition_gt_match_compares_numerically(condition, value, matched):
+async def test_condition_gt_match_compares_numerically(condition, value, matched):
     plugin = condition(key="k", gt_match="5")
-    assert (plugin.run(Request({"k": value}, {})) == REJECT) is matched
+    assert (await plugin.run(Request({"k": value}, {})) == REJECT) is matched
 
 
 @pytest.mark.parametrize(("value", "matched"), [("5", False), ("4.9", True), ("abc", True), ("", True)])
-def test_condition_lt_match_compares_numerically_non_numbers_as_zero(condition, value, matched):
+async def test_condition_lt_match_compares_numerically_non_numbers_as_zero(condition, value, matched):
     plugin = condition(key="k", lt_match="5")
-    assert (plugin.run(Request({"k": value}, {})) == REJECT) is matched
+    assert (await plugin.run(Request({"k": value}, {})) == REJECT) is matched
 
 
-def test_condition_any_test_suffices(condition):
+async def test_condition_any_test_suffices(condition):
     plugin = condition(key="k", match="yes", gt_match="10")
-    assert plugin.run(Request({"k": "yes"}, {})) == REJECT
-    assert plugin.run(Request({"k": "11"}, {})) == REJECT
-    assert plugin.run(Request({"k": "7"}, {})) == []
+    assert await plugin.run(Request({"k": "yes"}, {})) == REJECT
+    assert await plugin.run(Request({"k": "11"}, {})) == REJECT
+    assert await plugin.run(Request({"k": "7"}, {})) == []
 
 
-def test_condition_without_tests_never_matches(condition):
-    assert condition(key="k").run(Request({"k": "x"}, {})) == []
+async def test_condition_without_tests_never_matches(condition):
+    assert await condition(key="k").run(Request({"k": "x"}, {})) == []
 
 
-def test_condition_adds_score_then_answers_action(condition):
+async def test_condition_adds_score_then_answers_action(condition):
     plugin = condition(key="k", match="x", score="2.50")
     session: dict[str, object] = {}
-    assert plugin.run(Request({"k": "x"}, session)) == REJECT
+    assert await plugin.run(Request({"k": "x"}, session)) == REJECT
     assert session == {"score": 2.5, "score_detail": "cond=2.50"}
 
 
-def test_condition_adds_score_on_every_matching_request(block, build_plugin):
+async def test_condition_adds_score_on_every_matching_request(block, build_plugin):
     plugin = build_plugin(block("cond", module="Condition", key="k", match="x", score="1"))
     session: dict[str, object] = {}
     for _ in range(2):
-        assert plugin.run(Request({"k": "x"}, session)) == []
+        assert await plugin.run(Request({"k": "x"}, session)) == []
     assert session == {"score": 2, "score_detail": "cond=1, cond=1"}
 
 
-def test_condition_runs_nested_chain_when_no_action(block, build_plugin):
+async def test_condition_runs_nested_chain_when_no_action(block, build_plugin):
     plugin = build_plugin(
         block(
             "cond", block("inner", module="Action", action="zumsel"), module="Condition", key="k", match="x"
         )
     )
-    assert plugin.run(Request({"k": "x"}, {})) == [PluginResult("zumsel", abort=True)]
-    assert plugin.run(Request({"k": "y"}, {})) == []
+    assert await plugin.run(Request({"k": "x"}, {})) == [PluginResult("zumsel", abort=True)]
+    assert await plugin.run(Request({"k": "y"}, {})) == []
 
 
-def test_condition_score_and_action_come_from_user_config(condition):
+async def test_condition_score_and_action_come_from_user_config(condition):
     plugin = condition(key="k", match="x", score="1", uc_score="my_score", uc_action="my_action")
     session = {"my_score": "7", "my_action": "accept"}
-    assert plugin.run(Request({"k": "x"}, session)) == [PluginResult("accept", abort=True)]
+    assert await plugin.run(Request({"k": "x"}, session)) == [PluginResult("accept", abort=True)]
     assert session["score_detail"] == "cond=7"
 
 
-def test_condition_compares_session_numbers_as_perl_strings(condition):
+async def test_condition_compares_session_numbers_as_perl_strings(condition):
     plugin = condition(key="s:score", match="7.5")
-    assert plugin.run(Request({}, {"score": 7.5})) == REJECT
-    assert condition(key="s:score", match="5").run(Request({}, {"score": 5.0})) == REJECT
+    assert await plugin.run(Request({}, {"score": 7.5})) == REJECT
+    assert await condition(key="s:score", match="5").run(Request({}, {"score": 5.0})) == REJECT
 
 
 def test_condition_rejects_non_numeric_gt_match(block, build_plugin):

@@ -2,6 +2,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from chain_answer import answer
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 
@@ -53,13 +54,13 @@ def request(ip, session=None):
     return Request({"instance": "abcd", "client_address": ip}, {} if session is None else session)
 
 
-def test_ct_ip_rep_accepted_ip_passes(ct_ip_rep):
-    assert ct_ip_rep().run(request("127.0.0.1")) == []
+async def test_ct_ip_rep_accepted_ip_passes(ct_ip_rep):
+    assert await ct_ip_rep().run(request("127.0.0.1")) == []
 
 
-def test_ct_ip_rep_rejects_permfail_with_reference(ct_ip_rep):
+async def test_ct_ip_rep_rejects_permfail_with_reference(ct_ip_rep):
     session: dict[str, object] = {}
-    assert ct_ip_rep(permfail_score="5").run(request("201.216.207.129", session)) == [
+    assert await ct_ip_rep(permfail_score="5").run(request("201.216.207.129", session)) == [
         PluginResult(
             "reject 550 delivery from 201.216.207.129 is rejected. Check at "
             "http://www.commtouch.com/Site/Resources/Check_IP_Reputation.asp. Reference code: tid=abc",
@@ -70,45 +71,45 @@ def test_ct_ip_rep_rejects_permfail_with_reference(ct_ip_rep):
     assert session["commtouch-result"] == ["permfail", "tid=abc"]
 
 
-def test_ct_ip_rep_defers_tempfail(ct_ip_rep):
-    result = ct_ip_rep(defer_message="450 later %IP% %REFID%").run(request("192.0.2.7"))
+async def test_ct_ip_rep_defers_tempfail(ct_ip_rep):
+    result = await ct_ip_rep(defer_message="450 later %IP% %REFID%").run(request("192.0.2.7"))
     assert result == [PluginResult("defer 450 later 192.0.2.7 tid=abc", abort=True)]
 
 
-def test_ct_ip_rep_permfail_in_defer_mode_uses_defer_message(ct_ip_rep):
-    result = ct_ip_rep(permfail_mode="defer", defer_message="450 %IP%").run(request("201.216.207.129"))
+async def test_ct_ip_rep_permfail_in_defer_mode_uses_defer_message(ct_ip_rep):
+    result = await ct_ip_rep(permfail_mode="defer", defer_message="450 %IP%").run(request("201.216.207.129"))
     assert result == [PluginResult("defer 450 201.216.207.129", abort=True)]
 
 
-def test_ct_ip_rep_passive_only_scores_once(ct_ip_rep):
+async def test_ct_ip_rep_passive_only_scores_once(ct_ip_rep):
     session: dict[str, object] = {}
     plugin = ct_ip_rep(permfail_mode="passive", permfail_score="5")
-    assert plugin.run(request("201.216.207.129", session)) == []
-    assert plugin.run(request("201.216.207.129", session)) == []
+    assert await plugin.run(request("201.216.207.129", session)) == []
+    assert await plugin.run(request("201.216.207.129", session)) == []
     assert session["score"] == 5
 
 
-def test_ct_ip_rep_sends_key_when_configured(ct_ip_rep):
+async def test_ct_ip_rep_sends_key_when_configured(ct_ip_rep):
     Ctipd.bodies.clear()
-    ct_ip_rep(key="secret").run(request("127.0.0.1"))
+    await ct_ip_rep(key="secret").run(request("127.0.0.1"))
     assert Ctipd.bodies == [
         "x-ctch-request-type: classifyip\r\nx-ctch-pver: 1.0\r\nx-ctch-key: secret\r\n"
         "\r\nx-ctch-ip: 127.0.0.1\r\n"
     ]
 
 
-def test_ct_ip_rep_disabled_per_user(ct_ip_rep):
-    assert ct_ip_rep(uc_enabled="ctrep").run(request("201.216.207.129", {"ctrep": "off"})) == []
+async def test_ct_ip_rep_disabled_per_user(ct_ip_rep):
+    assert await answer(ct_ip_rep(uc_enabled="ctrep"), request("201.216.207.129", {"ctrep": "off"})) == []
 
 
 @pytest.mark.parametrize(
     ("ip", "error"), [("500.0.0.0", "error while accessing"), ("192.0.2.9", "unknown ctiprep")]
 )
-def test_ct_ip_rep_service_errors_fail_the_request(ct_ip_rep, ip, error):
+async def test_ct_ip_rep_service_errors_fail_the_request(ct_ip_rep, ip, error):
     with pytest.raises((RuntimeError, ValueError), match=error):
-        ct_ip_rep().run(request(ip))
+        await ct_ip_rep().run(request(ip))
 
 
-def test_ct_ip_rep_needs_client_address(ct_ip_rep):
+async def test_ct_ip_rep_needs_client_address(ct_ip_rep):
     with pytest.raises(ValueError, match="no client_address"):
-        ct_ip_rep(enabled="off").run(Request({}, {}))
+        await ct_ip_rep(enabled="off").run(Request({}, {}))

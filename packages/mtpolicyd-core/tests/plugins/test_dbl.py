@@ -1,4 +1,5 @@
 import pytest
+from chain_answer import answer
 from dns_fakes import fake_dns
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
@@ -27,21 +28,21 @@ def request(session=None, **attributes):
     return Request({"instance": "abcd", **GOOD, **attributes}, {} if session is None else session)
 
 
-def test_dbl_unlisted_names_pass(dbl):
-    assert dbl().run(request()) == []
+async def test_dbl_unlisted_names_pass(dbl):
+    assert await dbl().run(request()) == []
 
 
-def test_dbl_rejects_listed_reverse_client_name(dbl):
+async def test_dbl_rejects_listed_reverse_client_name(dbl):
     session: dict[str, object] = {}
-    assert dbl().run(request(session, reverse_client_name="mail.dbltest.com")) == [
+    assert await dbl().run(request(session, reverse_client_name="mail.dbltest.com")) == [
         PluginResult("reject reverse_client_name rejected (mail.dbltest.com)", abort=True)
     ]
     assert session["score_detail"] == "sh-dbl-reverse_client_name=2.5"
 
 
-def test_dbl_rejects_listed_sender_domain_with_info(dbl):
+async def test_dbl_rejects_listed_sender_domain_with_info(dbl):
     session: dict[str, object] = {}
-    assert dbl().run(request(session, sender="bsnobfvqzz@dbltest.com")) == [
+    assert await dbl().run(request(session, sender="bsnobfvqzz@dbltest.com")) == [
         PluginResult(
             "reject sender rejected (dbltest.com, https://www.spamhaus.org/query/domain/dbltest.com)",
             abort=True,
@@ -50,53 +51,55 @@ def test_dbl_rejects_listed_sender_domain_with_info(dbl):
     assert session["score"] == 5
 
 
-def test_dbl_helo_is_passive_by_default_and_scores_once(dbl):
+async def test_dbl_helo_is_passive_by_default_and_scores_once(dbl):
     session: dict[str, object] = {}
     plugin = dbl()
-    assert plugin.run(request(session, helo_name="mail.dbltest.com")) == []
-    assert plugin.run(request(session, helo_name="mail.dbltest.com")) == []
+    assert await plugin.run(request(session, helo_name="mail.dbltest.com")) == []
+    assert await plugin.run(request(session, helo_name="mail.dbltest.com")) == []
     assert session["score_detail"] == "sh-dbl-helo_name=1"
 
 
-def test_dbl_scores_every_listed_check_before_the_rejecting_one(dbl):
+async def test_dbl_scores_every_listed_check_before_the_rejecting_one(dbl):
     session: dict[str, object] = {}
     plugin = dbl(sender_mode="passive")
-    result = plugin.run(request(session, sender="a@dbltest.com", reverse_client_name="mail.dbltest.com"))
+    result = await plugin.run(
+        request(session, sender="a@dbltest.com", reverse_client_name="mail.dbltest.com")
+    )
     assert result == [PluginResult("reject reverse_client_name rejected (mail.dbltest.com)", abort=True)]
     assert session["score_detail"] == "sh-dbl-sender=5, sh-dbl-reverse_client_name=2.5"
 
 
-def test_dbl_skips_unknown_ip_and_unqualified_names(dbl):
+async def test_dbl_skips_unknown_ip_and_unqualified_names(dbl):
     plugin = dbl(helo_name_mode="reject")
     for value in ("unknown", "", "1.2.3.4", "[2001:db8::1]", "localhost"):
-        assert plugin.run(request(helo_name=value, reverse_client_name=value, sender=value)) == []
+        assert await plugin.run(request(helo_name=value, reverse_client_name=value, sender=value)) == []
     assert dbl.server.queries == []
 
 
-def test_dbl_fails_when_a_checked_attribute_is_missing(dbl):
+async def test_dbl_fails_when_a_checked_attribute_is_missing(dbl):
     with pytest.raises(ValueError, match="helo_name not defined in request!"):
-        dbl().run(Request({"sender": "", "reverse_client_name": ""}, {}))
+        await dbl().run(Request({"sender": "", "reverse_client_name": ""}, {}))
 
 
-def test_dbl_disabled_per_user(dbl):
+async def test_dbl_disabled_per_user(dbl):
     plugin = dbl(uc_enabled="spamhaus")
-    assert plugin.run(request({"spamhaus": "off"}, sender="a@dbltest.com")) == []
+    assert await answer(plugin, request({"spamhaus": "off"}, sender="a@dbltest.com")) == []
 
 
-def test_dbl_mode_overridden_per_user(dbl):
+async def test_dbl_mode_overridden_per_user(dbl):
     plugin = dbl(uc_sender_mode="sender_mode")
-    assert plugin.run(request({"sender_mode": "passive"}, sender="a@dbltest.com")) == []
+    assert await plugin.run(request({"sender_mode": "passive"}, sender="a@dbltest.com")) == []
 
 
-def test_dbl_info_placeholder_empty_without_txt(dbl):
+async def test_dbl_info_placeholder_empty_without_txt(dbl):
     plugin = dbl(reject_message="%CHECK%:%HOSTNAME%:%INFO%", helo_name_mode="reject")
-    assert plugin.run(request(helo_name="mail.dbltest.com")) == [
+    assert await plugin.run(request(helo_name="mail.dbltest.com")) == [
         PluginResult("reject helo_name:mail.dbltest.com:", abort=True)
     ]
 
 
-def test_dbl_caches_answers_per_check(dbl):
+async def test_dbl_caches_answers_per_check(dbl):
     session: dict[str, object] = {}
-    dbl().run(request(session))
+    await dbl().run(request(session))
     assert session["sh-dbl-sender-result"] == []
     assert set(session) >= {"sh-dbl-reverse_client_name-result", "sh-dbl-helo_name-result"}

@@ -2,7 +2,7 @@ from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 
 
-def test_eval_stores_nested_actions_joined_by_newline_and_answers_nothing(block, build_plugin):
+async def test_eval_stores_nested_actions_joined_by_newline_and_answers_nothing(block, build_plugin):
     plugin = build_plugin(
         block(
             "eval-it",
@@ -14,34 +14,34 @@ def test_eval_stores_nested_actions_joined_by_newline_and_answers_nothing(block,
         )
     )
     session: dict[str, object] = {}
-    assert plugin.run(Request({"stress": "yes"}, session)) == []
+    assert await plugin.run(Request({"stress": "yes"}, session)) == []
     assert session == {"x": "1", "eval_result": "defer busy"}
 
 
-def test_eval_joins_several_actions_of_passive_results(block, build_plugin, monkeypatch):
+async def test_eval_joins_several_actions_of_passive_results(block, build_plugin, monkeypatch):
     plugin = build_plugin(
         block("eval-it", block("a", module="Action", action="reject"), module="Eval", store_in="out")
     )
     assert plugin.chain is not None
-    monkeypatch.setattr(
-        plugin.chain.plugins[0],
-        "run",
-        lambda request: [PluginResult("PREPEND X: 1"), PluginResult("dunno", abort=True)],
-    )
+
+    async def two_results(request: Request) -> list[PluginResult]:
+        return [PluginResult("PREPEND X: 1"), PluginResult("dunno", abort=True)]
+
+    monkeypatch.setattr(plugin.chain.plugins[0], "run", two_results)
     session: dict[str, object] = {}
-    plugin.run(Request({}, session))
+    await plugin.run(Request({}, session))
     assert session["out"] == "PREPEND X: 1\ndunno"
 
 
-def test_eval_leaves_the_field_alone_when_nothing_answered(block, build_plugin):
+async def test_eval_leaves_the_field_alone_when_nothing_answered(block, build_plugin):
     plugin = build_plugin(
         block("eval-it", block("a", module="Stress", action="defer"), module="Eval", store_in="out")
     )
     session = {"out": "old"}
-    assert plugin.run(Request({}, session)) == []
+    assert await plugin.run(Request({}, session)) == []
     assert session == {"out": "old"}
 
 
-def test_eval_without_nested_chain_does_nothing(block, build_plugin):
+async def test_eval_without_nested_chain_does_nothing(block, build_plugin):
     plugin = build_plugin(block("eval-it", module="Eval", store_in="out"))
-    assert plugin.run(Request({}, None)) == []
+    assert await plugin.run(Request({}, None)) == []

@@ -3,6 +3,7 @@ import socket
 import threading
 
 import pytest
+from chain_answer import answer
 from hypothesis import given
 from hypothesis import strategies as st
 from mtpolicyd_core.plugins.fail2ban import END_MARKER, ban_command, decode_reply
@@ -65,23 +66,23 @@ def fail2ban_socket(tmp_path):
     listener.close()
 
 
-def test_fail2ban_bans_client_once_per_mail(block, build_plugin, fail2ban_socket):
+async def test_fail2ban_bans_client_once_per_mail(block, build_plugin, fail2ban_socket):
     path, received = fail2ban_socket
     plugin = build_plugin(block("f2b", module="Fail2Ban", socket=path, jail="postfix"))
     session = {}
-    assert plugin.run(Request({"client_address": "123.123.123.123"}, session)) == []
-    assert plugin.run(Request({"client_address": "123.123.123.123"}, session)) == []
+    assert await plugin.run(Request({"client_address": "123.123.123.123"}, session)) == []
+    assert await plugin.run(Request({"client_address": "123.123.123.123"}, session)) == []
     assert received == [ORIGINAL]
 
 
-def test_fail2ban_disabled_by_user_config(block, build_plugin, fail2ban_socket):
+async def test_fail2ban_disabled_by_user_config(block, build_plugin, fail2ban_socket):
     path, received = fail2ban_socket
     plugin = build_plugin(block("f2b", module="Fail2Ban", socket=path, uc_enabled="ban"))
-    plugin.run(Request({"client_address": "192.0.2.1"}, {"ban": "off"}))
+    await answer(plugin, Request({"client_address": "192.0.2.1"}, {"ban": "off"}))
     assert received == []
 
 
-def test_fail2ban_unreachable_socket_fails_the_plugin(block, build_plugin, tmp_path):
+async def test_fail2ban_unreachable_socket_fails_the_plugin(block, build_plugin, tmp_path):
     plugin = build_plugin(block("f2b", module="Fail2Ban", socket=str(tmp_path / "none.sock")))
     with pytest.raises(ConnectionError, match="cant connect fail2ban socket"):
-        plugin.run(Request({"client_address": "192.0.2.1"}, {}))
+        await plugin.run(Request({"client_address": "192.0.2.1"}, {}))

@@ -1,4 +1,5 @@
 import pytest
+from chain_answer import answer
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 
@@ -19,41 +20,41 @@ def request(code, session=None):
     return Request({"client_address": "198.51.100.9"}, session)
 
 
-def test_geoip_action_rejects_listed_country(geoip_action):
-    assert geoip_action().run(request("RU")) == [
+async def test_geoip_action_rejects_listed_country(geoip_action):
+    assert await geoip_action().run(request("RU")) == [
         PluginResult("reject delivery from RU (198.51.100.9) rejected", abort=True)
     ]
 
 
-def test_geoip_action_ignores_other_countries(geoip_action):
-    assert geoip_action().run(request("DE")) == []
+async def test_geoip_action_ignores_other_countries(geoip_action):
+    assert await geoip_action().run(request("DE")) == []
 
 
-def test_geoip_action_accept_dunno_and_passive_modes(geoip_action):
-    assert geoip_action(mode="accept").run(request("CN")) == [PluginResult.dunno()]
-    assert geoip_action(mode="dunno").run(request("CN")) == [PluginResult.dunno()]
+async def test_geoip_action_accept_dunno_and_passive_modes(geoip_action):
+    assert await geoip_action(mode="accept").run(request("CN")) == [PluginResult.dunno()]
+    assert await geoip_action(mode="dunno").run(request("CN")) == [PluginResult.dunno()]
     session: dict[str, object] = {}
     plugin = geoip_action(mode="passive", score="3")
-    assert plugin.run(request("CN", session)) == []
-    assert plugin.run(request("CN", session)) == []
+    assert await plugin.run(request("CN", session)) == []
+    assert await plugin.run(request("CN", session)) == []
     assert session["score_detail"] == "geo-block=3"
 
 
-def test_geoip_action_without_lookup_result_does_nothing(geoip_action):
-    assert geoip_action().run(Request({"client_address": "1.2.3.4"}, {})) == []
+async def test_geoip_action_without_lookup_result_does_nothing(geoip_action):
+    assert await geoip_action().run(Request({"client_address": "1.2.3.4"}, {})) == []
 
 
-def test_geoip_action_disabled_per_user(geoip_action):
-    assert geoip_action(uc_enabled="geo").run(request("CN", {"geo": "off"})) == []
+async def test_geoip_action_disabled_per_user(geoip_action):
+    assert await answer(geoip_action(uc_enabled="geo"), request("CN", {"geo": "off"})) == []
 
 
-def test_geoip_action_unknown_country_passes_in_2x(geoip_action):
-    assert geoip_action(country_codes="CN,,RU").run(request(None)) == []
+async def test_geoip_action_unknown_country_passes_in_2x(geoip_action):
+    assert await geoip_action(country_codes="CN,,RU").run(request(None)) == []
 
 
-def test_geoip_action_unknown_country_matches_an_empty_code_in_1x(geoip_action):
+async def test_geoip_action_unknown_country_matches_an_empty_code_in_1x(geoip_action):
     plugin = geoip_action(dialect="1", country_codes="CN,,RU")
-    assert plugin.run(request(None)) == [
+    assert await plugin.run(request(None)) == [
         PluginResult("reject delivery from  (198.51.100.9) rejected", abort=True)
     ]
-    assert geoip_action(dialect="1").run(request(None)) == []
+    assert await geoip_action(dialect="1").run(request(None)) == []

@@ -13,19 +13,19 @@ def geoip_lookup(block, build_plugin, tmp_path):
     ("ip", "code"),
     [("192.0.2.1", "DE"), ("198.51.100.9", "CN"), ("203.0.113.1", None), ("2001:db8::1", None)],
 )
-def test_geoip_lookup_stores_country_code_in_session(geoip_lookup, ip, code):
+async def test_geoip_lookup_stores_country_code_in_session(geoip_lookup, ip, code):
     session: dict[str, object] = {}
-    assert geoip_lookup.run(Request({"client_address": ip}, session)) == []
+    assert await geoip_lookup.run(Request({"client_address": ip}, session)) == []
     assert session["geoip-geoip-result"] == [code]
 
 
-def test_geoip_lookup_without_client_address_stores_no_code(geoip_lookup):
+async def test_geoip_lookup_without_client_address_stores_no_code(geoip_lookup):
     session: dict[str, object] = {}
-    geoip_lookup.run(Request({}, session))
+    await geoip_lookup.run(Request({}, session))
     assert session["geoip-geoip-result"] == [None]
 
 
-def test_geoip_lookup_missing_database_fails_the_request(block, build_plugin, tmp_path):
+async def test_geoip_lookup_missing_database_fails_the_request(block, build_plugin, tmp_path):
     plugin = build_plugin(block("geoip", module="GeoIPLookup", database=str(tmp_path / "none.dat")))
     with pytest.raises(OSError, match=r"none\.dat"):
-        plugin.run(Request({"client_address": "192.0.2.1"}, {}))
+        await plugin.run(Request({"client_address": "192.0.2.1"}, {}))

@@ -35,10 +35,10 @@ def directory():
 
 @pytest.fixture
 def ldap_config(block, directory):
-    def make(**settings):
+    async def make(**settings):
         settings.setdefault("filter", "(mail=%s)")
         settings.setdefault("config_fields", "mtsaUserConfig,mtsaScore,missing")
-        return build(
+        return await build(
             block("ldap-uc", module="LdapUserConfig", basedn="ou=users,dc=example", **settings),
             pool_of(ldap=("Ldap", directory)),
         )
@@ -46,34 +46,34 @@ def ldap_config(block, directory):
     return make
 
 
-def test_ldap_user_config_copies_entry_attributes_into_session(ldap_config):
+async def test_ldap_user_config_copies_entry_attributes_into_session(ldap_config):
     session = {}
-    assert ldap_config().run(Request({"sasl_username": "karl@example.com"}, session)) == []
+    assert await (await ldap_config()).run(Request({"sasl_username": "karl@example.com"}, session)) == []
     assert session == {"mtsaUserConfig": "on", "mtsaScore": "7"}
 
 
-def test_ldap_user_config_filter_field_selects_the_value(ldap_config):
+async def test_ldap_user_config_filter_field_selects_the_value(ldap_config):
     session = {}
-    ldap_config(filter_field="sender").run(Request({"sender": "karl@example.com"}, session))
+    await (await ldap_config(filter_field="sender")).run(Request({"sender": "karl@example.com"}, session))
     assert session["mtsaScore"] == "7"
 
 
 @pytest.mark.parametrize("value", ["dup@example.com", "nobody@example.com", "", "*"])
-def test_ldap_user_config_needs_exactly_one_entry(ldap_config, value):
+async def test_ldap_user_config_needs_exactly_one_entry(ldap_config, value):
     session = {}
-    ldap_config().run(Request({"sasl_username": value}, session))
+    await (await ldap_config()).run(Request({"sasl_username": value}, session))
     assert session == {}
 
 
-def test_ldap_user_config_without_value_skips_the_search(ldap_config):
+async def test_ldap_user_config_without_value_skips_the_search(ldap_config):
     session = {}
-    ldap_config().run(Request({}, session))
+    await (await ldap_config()).run(Request({}, session))
     assert session == {}
 
 
-def test_ldap_user_config_needs_the_ldap_connection(block):
+async def test_ldap_user_config_needs_the_ldap_connection(block):
     with pytest.raises(ConfigError, match="no connection ldap configured!"):
-        build(block("l", module="LdapUserConfig", filter="(uid=%s)", config_fields="a"), pool_of())
+        await build(block("l", module="LdapUserConfig", filter="(uid=%s)", config_fields="a"), pool_of())
 
 
 @pytest.mark.parametrize(

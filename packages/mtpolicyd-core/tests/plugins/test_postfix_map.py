@@ -1,5 +1,6 @@
 import pytest
 from berkeley_data import postmap
+from chain_answer import answer
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 
@@ -31,43 +32,43 @@ def request(ip, session=None):
 @pytest.mark.parametrize(
     "ip", ["123.123.123.123", "123.123.124.1", "fe80::250:56ff:fe85:56f5", "fe81::250:56ff:eeee:ffff"]
 )
-def test_postfix_map_matches_address_or_prefix(postfix_map, ip):
-    assert postfix_map(match_action="dunno").run(request(ip)) == DUNNO
+async def test_postfix_map_matches_address_or_prefix(postfix_map, ip):
+    assert await postfix_map(match_action="dunno").run(request(ip)) == DUNNO
 
 
 @pytest.mark.parametrize("ip", ["192.168.0.0", "10.1.2.3", "fe82:1::1", "fe83::1"])
-def test_postfix_map_entries_other_than_ok_or_number_do_not_match(postfix_map, ip):
-    assert postfix_map(match_action="dunno").run(request(ip)) == []
+async def test_postfix_map_entries_other_than_ok_or_number_do_not_match(postfix_map, ip):
+    assert await postfix_map(match_action="dunno").run(request(ip)) == []
 
 
-def test_postfix_map_not_match_action(postfix_map):
+async def test_postfix_map_not_match_action(postfix_map):
     plugin = postfix_map(not_match_action="reject no access granted")
-    assert plugin.run(request("192.168.0.1")) == [PluginResult("reject no access granted", abort=True)]
+    assert await plugin.run(request("192.168.0.1")) == [PluginResult("reject no access granted", abort=True)]
 
 
-def test_postfix_map_scores_once_per_mail(postfix_map):
+async def test_postfix_map_scores_once_per_mail(postfix_map):
     session: dict[str, object] = {}
     plugin = postfix_map(score="5")
     for _ in range(2):
-        assert plugin.run(request("123.123.123.123", session)) == []
+        assert await plugin.run(request("123.123.123.123", session)) == []
     assert session["score"] == 5
     assert session["postmap-result"] == [1, "123.123.123.123", "OK"]
 
 
-def test_postfix_map_disabled_and_enabled_per_user(postfix_map):
+async def test_postfix_map_disabled_and_enabled_per_user(postfix_map):
     plugin = postfix_map(enabled="off", uc_enabled="list", match_action="dunno")
-    assert plugin.run(request("123.123.123.123")) == []
-    assert plugin.run(request("123.123.123.123", {"list": "on"})) == DUNNO
+    assert await answer(plugin, request("123.123.123.123")) == []
+    assert await answer(plugin, request("123.123.123.123", {"list": "on"})) == DUNNO
 
 
-def test_postfix_map_without_client_address_does_nothing(postfix_map):
-    assert postfix_map(not_match_action="reject").run(Request({}, {})) == []
+async def test_postfix_map_without_client_address_does_nothing(postfix_map):
+    assert await postfix_map(not_match_action="reject").run(Request({}, {})) == []
 
 
-def test_postfix_map_invalid_address_fails(postfix_map):
+async def test_postfix_map_invalid_address_fails(postfix_map):
     with pytest.raises(ValueError, match="neither a valid ipv4 nor ipv6"):
-        postfix_map().run(request("FE80::1"))
+        await postfix_map().run(request("FE80::1"))
 
 
-def test_postfix_map_trailing_colon_does_not_hang(postfix_map):
-    assert postfix_map(match_action="dunno").run(request("fe84::")) == []
+async def test_postfix_map_trailing_colon_does_not_hang(postfix_map):
+    assert await postfix_map(match_action="dunno").run(request("fe84::")) == []

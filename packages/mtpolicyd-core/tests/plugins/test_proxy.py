@@ -55,8 +55,8 @@ def proxy(block, build_plugin, server):
     return make
 
 
-def test_proxy_answers_what_the_other_server_answers(proxy, server):
-    assert proxy().run(Request(ATTRS, {})) == [PluginResult("reject from 192.0.2.1", abort=True)]
+async def test_proxy_answers_what_the_other_server_answers(proxy, server):
+    assert await proxy().run(Request(ATTRS, {})) == [PluginResult("reject from 192.0.2.1", abort=True)]
     assert server.requests == [
         [
             "request=smtpd_access_policy",
@@ -67,29 +67,29 @@ def test_proxy_answers_what_the_other_server_answers(proxy, server):
     ]
 
 
-def test_proxy_opens_a_connection_per_request_without_keepalive(proxy, server):
+async def test_proxy_opens_a_connection_per_request_without_keepalive(proxy, server):
     plugin = proxy()
-    plugin.run(Request(ATTRS, {}))
-    plugin.run(Request(ATTRS, {}))
+    await plugin.run(Request(ATTRS, {}))
+    await plugin.run(Request(ATTRS, {}))
     assert server.connections == 2
 
 
-def test_proxy_keepalive_reuses_the_connection(proxy, server):
+async def test_proxy_keepalive_reuses_the_connection(proxy, server):
     plugin = proxy(keepalive="1")
     for _ in range(3):
-        plugin.run(Request(ATTRS, {}))
+        await plugin.run(Request(ATTRS, {}))
     assert server.connections == 1
 
 
-def test_proxy_keepalive_reconnects_when_the_server_closed(proxy, server):
+async def test_proxy_keepalive_reconnects_when_the_server_closed(proxy, server):
     server.keepalive = False
     plugin = proxy(keepalive="1")
     for _ in range(3):
-        assert plugin.run(Request(ATTRS, {})) == [PluginResult("reject from 192.0.2.1", abort=True)]
+        assert await plugin.run(Request(ATTRS, {})) == [PluginResult("reject from 192.0.2.1", abort=True)]
     assert server.connections == 3
 
 
-def test_proxy_over_unix_socket(block, build_plugin, tmp_path):
+async def test_proxy_over_unix_socket(block, build_plugin, tmp_path):
     path = str(tmp_path / "policy.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
@@ -104,7 +104,7 @@ def test_proxy_over_unix_socket(block, build_plugin, tmp_path):
 
     threading.Thread(target=serve, daemon=True).start()
     plugin = build_plugin(block("proxy", module="Proxy", socket_path=path))
-    assert plugin.run(Request(ATTRS, {})) == [PluginResult("dunno", abort=True)]
+    assert await plugin.run(Request(ATTRS, {})) == [PluginResult("dunno", abort=True)]
     listener.close()
 
 
@@ -116,22 +116,22 @@ def test_proxy_over_unix_socket(block, build_plugin, tmp_path):
         ("action=x\n", "could not read response"),
     ],
 )
-def test_proxy_bad_responses_fail_the_plugin(proxy, server, answer, message):
+async def test_proxy_bad_responses_fail_the_plugin(proxy, server, answer, message):
     server.answer = lambda attrs: answer
     server.keepalive = False
     with pytest.raises(ProxyError, match=message):
-        proxy().run(Request(ATTRS, {}))
+        await proxy().run(Request(ATTRS, {}))
 
 
-def test_proxy_without_address_fails_at_request_time(block, build_plugin):
+async def test_proxy_without_address_fails_at_request_time(block, build_plugin):
     plugin = build_plugin(block("proxy", module="Proxy"))
     with pytest.raises(ProxyError, match="no host and no socket_path configured!"):
-        plugin.run(Request(ATTRS, {}))
+        await plugin.run(Request(ATTRS, {}))
 
 
-def test_proxy_unreachable_server(proxy):
+async def test_proxy_unreachable_server(proxy):
     with pytest.raises(ProxyError, match="could not connect to host"):
-        proxy(host="127.0.0.1:1").run(Request(ATTRS, {}))
+        await proxy(host="127.0.0.1:1").run(Request(ATTRS, {}))
 
 
 def test_proxy_needs_request_and_instance():

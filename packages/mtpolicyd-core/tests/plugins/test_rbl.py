@@ -1,4 +1,5 @@
 import pytest
+from chain_answer import answer
 from dns_fakes import fake_dns
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
@@ -29,78 +30,80 @@ def request(ip, session=None, caching=True):
     return Request({"instance": "abcd", "client_address": ip}, {} if session is None else session, caching)
 
 
-def test_rbl_unlisted_address_passes(rbl):
-    assert rbl().run(request("127.0.0.1")) == []
+async def test_rbl_unlisted_address_passes(rbl):
+    assert await rbl().run(request("127.0.0.1")) == []
 
 
-def test_rbl_rejects_listed_address_with_txt_info(rbl):
+async def test_rbl_rejects_listed_address_with_txt_info(rbl):
     session: dict[str, object] = {}
-    assert rbl(score="5").run(request("127.0.0.4", session)) == [REJECT_XBL]
+    assert await rbl(score="5").run(request("127.0.0.4", session)) == [REJECT_XBL]
     assert session["score"] == 5
     assert session["score_detail"] == "sh-rbl=5"
 
 
-def test_rbl_info_is_left_out_without_txt(rbl):
+async def test_rbl_info_is_left_out_without_txt(rbl):
     plugin = rbl(reject_message="%INFO%listed %IP% %IP%")
-    assert plugin.run(request("127.0.0.10")) == [PluginResult("reject listed 127.0.0.10 %IP%", abort=True)]
+    assert await plugin.run(request("127.0.0.10")) == [
+        PluginResult("reject listed 127.0.0.10 %IP%", abort=True)
+    ]
 
 
-def test_rbl_accept_mode_answers_dunno(rbl):
-    assert rbl(mode="accept").run(request("127.0.0.4")) == [PluginResult.dunno()]
+async def test_rbl_accept_mode_answers_dunno(rbl):
+    assert await rbl(mode="accept").run(request("127.0.0.4")) == [PluginResult.dunno()]
 
 
-def test_rbl_passive_mode_only_scores_once_per_mail(rbl):
+async def test_rbl_passive_mode_only_scores_once_per_mail(rbl):
     plugin = rbl(mode="passive", score="2.5")
     session: dict[str, object] = {}
-    assert plugin.run(request("127.0.0.4", session)) == []
-    assert plugin.run(request("127.0.0.4", session)) == []
+    assert await plugin.run(request("127.0.0.4", session)) == []
+    assert await plugin.run(request("127.0.0.4", session)) == []
     assert session["score"] == 2.5
 
 
-def test_rbl_scores_on_every_request_without_caching(rbl):
+async def test_rbl_scores_on_every_request_without_caching(rbl):
     plugin = rbl(mode="passive", score="5")
     session: dict[str, object] = {}
     for _ in range(3):
-        plugin.run(request("127.0.0.4", session, caching=False))
+        await plugin.run(request("127.0.0.4", session, caching=False))
     assert session["score"] == 15
 
 
-def test_rbl_caches_answer_in_session_once_per_mail(rbl):
+async def test_rbl_caches_answer_in_session_once_per_mail(rbl):
     plugin = rbl()
     session: dict[str, object] = {}
-    plugin.run(request("127.0.0.4", session))
-    plugin.run(request("127.0.0.4", session))
+    await plugin.run(request("127.0.0.4", session))
+    await plugin.run(request("127.0.0.4", session))
     assert session["rbl-sh-rbl-result"] == ["127.0.0.4", "https://www.spamhaus.org/query/ip/127.0.0.4"]
     assert rbl.server.queries.count(("4.0.0.127.zen.test.", "A")) == 1
 
 
-def test_rbl_caches_not_listed_as_empty_list(rbl):
+async def test_rbl_caches_not_listed_as_empty_list(rbl):
     session: dict[str, object] = {}
-    rbl().run(request("127.0.0.1", session))
+    await rbl().run(request("127.0.0.1", session))
     assert session["rbl-sh-rbl-result"] == []
 
 
-def test_rbl_disabled_per_user(rbl):
+async def test_rbl_disabled_per_user(rbl):
     plugin = rbl(uc_enabled="spamhaus")
-    assert plugin.run(request("127.0.0.4", {"spamhaus": "off"})) == []
-    assert plugin.run(request("127.0.0.4", {"spamhaus": "on"})) == [REJECT_XBL]
+    assert await answer(plugin, request("127.0.0.4", {"spamhaus": "off"})) == []
+    assert await answer(plugin, request("127.0.0.4", {"spamhaus": "on"})) == [REJECT_XBL]
 
 
-def test_rbl_mode_overridden_per_user(rbl):
+async def test_rbl_mode_overridden_per_user(rbl):
     plugin = rbl(uc_mode="rbl_mode")
-    assert plugin.run(request("127.0.0.4", {"rbl_mode": "passive"})) == []
+    assert await plugin.run(request("127.0.0.4", {"rbl_mode": "passive"})) == []
 
 
-def test_rbl_fails_without_client_address(rbl):
+async def test_rbl_fails_without_client_address(rbl):
     with pytest.raises(ValueError):
-        rbl().run(Request({"instance": "abcd"}, {}))
+        await rbl().run(Request({"instance": "abcd"}, {}))
 
 
-def test_rbl_ipv6_client_is_not_listed(rbl):
-    assert rbl().run(request("2001:db8::4")) == []
+async def test_rbl_ipv6_client_is_not_listed(rbl):
+    assert await rbl().run(request("2001:db8::4")) == []
 
 
-def test_rbl_dns_failure_counts_as_not_listed(block, build_plugin, monkeypatch):
+async def test_rbl_dns_failure_counts_as_not_listed(block, build_plugin, monkeypatch):
     with fake_dns(monkeypatch, ZONE, silent=True):
         plugin = build_plugin(block("sh-rbl", module="RBL", domain="zen.test"))
-        assert plugin.run(request("127.0.0.4")) == []
+        assert await plugin.run(request("127.0.0.4")) == []

@@ -1,4 +1,5 @@
 import pytest
+from chain_answer import answer
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 
@@ -19,38 +20,40 @@ def request(session):
     return Request({"instance": "abcd", "client_address": "127.0.0.4"}, session)
 
 
-def test_rbl_action_rejects_when_the_address_matches(rbl_action):
+async def test_rbl_action_rejects_when_the_address_matches(rbl_action):
     session = {"rbl-sh-rbl-result": list(LISTED)}
-    assert rbl_action(score="5").run(request(session)) == [
+    assert await rbl_action(score="5").run(request(session)) == [
         PluginResult("reject delivery from 127.0.0.4 rejected (see https://x.test/q)", abort=True)
     ]
     assert session["score_detail"] == "sh-rbl-xbl=5"
 
 
-def test_rbl_action_ignores_other_addresses(rbl_action):
+async def test_rbl_action_ignores_other_addresses(rbl_action):
     session = {"rbl-sh-rbl-result": list(LISTED)}
-    assert rbl_action(re_match=r"^127\.0\.0\.[23]$", score="5").run(request(session)) == []
+    assert await rbl_action(re_match=r"^127\.0\.0\.[23]$", score="5").run(request(session)) == []
     assert "score" not in session
 
 
-def test_rbl_action_without_stored_result_does_nothing(rbl_action):
-    assert rbl_action().run(request({})) == []
-    assert rbl_action().run(request({"rbl-sh-rbl-result": "127.0.0.4"})) == []
-    assert rbl_action().run(Request({"client_address": "127.0.0.4"}, None)) == []
+async def test_rbl_action_without_stored_result_does_nothing(rbl_action):
+    assert await rbl_action().run(request({})) == []
+    assert await rbl_action().run(request({"rbl-sh-rbl-result": "127.0.0.4"})) == []
+    assert await rbl_action().run(Request({"client_address": "127.0.0.4"}, None)) == []
 
 
-def test_rbl_action_not_listed_does_nothing(rbl_action):
-    assert rbl_action().run(request({"rbl-sh-rbl-result": []})) == []
+async def test_rbl_action_not_listed_does_nothing(rbl_action):
+    assert await rbl_action().run(request({"rbl-sh-rbl-result": []})) == []
 
 
-def test_rbl_action_accept_and_passive_modes(rbl_action):
-    assert rbl_action(mode="accept").run(request({"rbl-sh-rbl-result": LISTED})) == [PluginResult.dunno()]
+async def test_rbl_action_accept_and_passive_modes(rbl_action):
+    assert await rbl_action(mode="accept").run(request({"rbl-sh-rbl-result": LISTED})) == [
+        PluginResult.dunno()
+    ]
     session = {"rbl-sh-rbl-result": LISTED}
-    assert rbl_action(mode="passive", score="1").run(request(session)) == []
-    assert rbl_action(mode="passive", score="1").run(request(session)) == []
+    assert await rbl_action(mode="passive", score="1").run(request(session)) == []
+    assert await rbl_action(mode="passive", score="1").run(request(session)) == []
     assert session["score"] == 1
 
 
-def test_rbl_action_disabled_per_user(rbl_action):
+async def test_rbl_action_disabled_per_user(rbl_action):
     session = {"rbl-sh-rbl-result": LISTED, "rbl_off": "off"}
-    assert rbl_action(uc_enabled="rbl_off").run(request(session)) == []
+    assert await answer(rbl_action(uc_enabled="rbl_off"), request(session)) == []

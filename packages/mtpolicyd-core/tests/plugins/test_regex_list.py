@@ -1,4 +1,5 @@
 import pytest
+from chain_answer import answer
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 
@@ -14,64 +15,64 @@ def regex_list(block, build_plugin):
     return build
 
 
-def test_regex_list_answers_action_when_a_pattern_matches(regex_list):
+async def test_regex_list_answers_action_when_a_pattern_matches(regex_list):
     plugin = regex_list(regex=r"\.bofh-noc\.de$", action="accept")
-    assert plugin.run(Request({}, {}, use_caching=False)) == []
-    assert plugin.run(Request({"client_name": "zumsel.blablub.com"}, {})) == []
-    assert plugin.run(Request({"client_name": "zumsel.bofh-noc.de"}, {})) == ACCEPT
+    assert await plugin.run(Request({}, {}, use_caching=False)) == []
+    assert await plugin.run(Request({"client_name": "zumsel.blablub.com"}, {})) == []
+    assert await plugin.run(Request({"client_name": "zumsel.bofh-noc.de"}, {})) == ACCEPT
 
 
-def test_regex_list_reads_patterns_from_file(regex_list, tmp_path):
+async def test_regex_list_reads_patterns_from_file(regex_list, tmp_path):
     patterns = tmp_path / "regex.txt"
     patterns.write_text("# comment\n\n   \n^mail-[a-z]+\\.google\\.com$\n\\.bofh-noc\\.de$\n")
     plugin = regex_list(file=str(patterns), action="accept")
-    assert plugin.run(Request({"client_name": "mail-ab.google.com"}, {})) == ACCEPT
-    assert plugin.run(Request({"client_name": "x.bofh-noc.de"}, {})) == ACCEPT
-    assert plugin.run(Request({"client_name": "# comment"}, {})) == []
+    assert await plugin.run(Request({"client_name": "mail-ab.google.com"}, {})) == ACCEPT
+    assert await plugin.run(Request({"client_name": "x.bofh-noc.de"}, {})) == ACCEPT
+    assert await plugin.run(Request({"client_name": "# comment"}, {})) == []
 
 
-def test_regex_list_skips_invalid_patterns(regex_list, tmp_path):
+async def test_regex_list_skips_invalid_patterns(regex_list, tmp_path):
     patterns = tmp_path / "regex.txt"
     patterns.write_text("(broken\nok$\n")
     plugin = regex_list(file=str(patterns), action="accept")
-    assert plugin.run(Request({"client_name": "ok"}, {})) == ACCEPT
+    assert await plugin.run(Request({"client_name": "ok"}, {})) == ACCEPT
 
 
-def test_regex_list_invert_acts_when_nothing_matches(regex_list):
+async def test_regex_list_invert_acts_when_nothing_matches(regex_list):
     plugin = regex_list(regex="^good$", invert="1", action="reject")
-    assert plugin.run(Request({"client_name": "good"}, {})) == []
-    assert plugin.run(Request({"client_name": "bad"}, {})) == [PluginResult("reject", abort=True)]
+    assert await plugin.run(Request({"client_name": "good"}, {})) == []
+    assert await plugin.run(Request({"client_name": "bad"}, {})) == [PluginResult("reject", abort=True)]
 
 
-def test_regex_list_disabled_by_user_config(regex_list):
+async def test_regex_list_disabled_by_user_config(regex_list):
     plugin = regex_list(regex=".", action="accept", uc_enabled="regex_enabled")
-    assert plugin.run(Request({"client_name": "x"}, {"regex_enabled": "off"})) == []
-    assert plugin.run(Request({"client_name": "x"}, {"regex_enabled": "on"})) == ACCEPT
+    assert await answer(plugin, Request({"client_name": "x"}, {"regex_enabled": "off"})) == []
+    assert await answer(plugin, Request({"client_name": "x"}, {"regex_enabled": "on"})) == ACCEPT
 
 
-def test_regex_list_scores_once_per_mail(regex_list):
+async def test_regex_list_scores_once_per_mail(regex_list):
     plugin = regex_list(regex=".", score="-5")
     session: dict[str, object] = {}
     for _ in range(2):
-        assert plugin.run(Request({"client_name": "x"}, session)) == []
+        assert await plugin.run(Request({"client_name": "x"}, session)) == []
     assert session["score"] == -5
     assert session["score_detail"] == "regex-whitelist=-5"
 
 
-def test_regex_list_caches_the_match_per_mail(regex_list):
+async def test_regex_list_caches_the_match_per_mail(regex_list):
     plugin = regex_list(regex="^a$", action="accept")
     session: dict[str, object] = {}
-    assert plugin.run(Request({"client_name": "a"}, session)) == ACCEPT
+    assert await plugin.run(Request({"client_name": "a"}, session)) == ACCEPT
     assert session["regex-whitelist-result"] == ["^a$"]
-    assert plugin.run(Request({"client_name": "b"}, session)) == ACCEPT
+    assert await plugin.run(Request({"client_name": "b"}, session)) == ACCEPT
 
 
-def test_regex_list_runs_nested_chain(regex_list, block):
+async def test_regex_list_runs_nested_chain(regex_list, block):
     plugin = regex_list(block("inner", module="Action", action="reject inner"), regex="x")
-    assert plugin.run(Request({"client_name": "x"}, {})) == [PluginResult("reject inner", abort=True)]
+    assert await plugin.run(Request({"client_name": "x"}, {})) == [PluginResult("reject inner", abort=True)]
 
 
-def test_regex_list_unknown_scope_fails_even_when_disabled(regex_list):
+async def test_regex_list_unknown_scope_fails_even_when_disabled(regex_list):
     plugin = regex_list(key="q:name", regex="x", enabled="off")
     with pytest.raises(ValueError, match="unknown scope"):
-        plugin.run(Request({}, {}))
+        await plugin.run(Request({}, {}))

@@ -1,4 +1,5 @@
 import pytest
+from chain_answer import answer
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 
@@ -17,51 +18,51 @@ def request(reputation, session=None):
     return Request({"sender": "good@mtpolicyd.org", "client_address": "12.34.56.78"}, session)
 
 
-def test_sa_awl_action_low_score_passes(sa_awl_action):
-    assert sa_awl_action().run(request(["100", 1.4])) == []
+async def test_sa_awl_action_low_score_passes(sa_awl_action):
+    assert await sa_awl_action().run(request(["100", 1.4])) == []
 
 
-def test_sa_awl_action_rejects_bad_reputation(sa_awl_action):
-    assert sa_awl_action().run(request(["100", 20])) == [
+async def test_sa_awl_action_rejects_bad_reputation(sa_awl_action):
+    assert await sa_awl_action().run(request(["100", 20])) == [
         PluginResult("reject sender address/ip has bad reputation", abort=True)
     ]
 
 
-def test_sa_awl_action_message_placeholders(sa_awl_action):
+async def test_sa_awl_action_message_placeholders(sa_awl_action):
     plugin = sa_awl_action(reject_message="%SENDER% from %IP% has %SCORE%")
-    assert plugin.run(request(["100", 7.5])) == [
+    assert await plugin.run(request(["100", 7.5])) == [
         PluginResult("reject good@mtpolicyd.org from 12.34.56.78 has 7.5", abort=True)
     ]
 
 
-def test_sa_awl_action_score_factor_scales_the_awl_score(sa_awl_action):
+async def test_sa_awl_action_score_factor_scales_the_awl_score(sa_awl_action):
     session: dict[str, object] = {}
-    assert sa_awl_action(mode="passive", score_factor="0.5").run(request(["100", 20], session)) == []
+    assert await sa_awl_action(mode="passive", score_factor="0.5").run(request(["100", 20], session)) == []
     assert session["score"] == 10
 
 
-def test_sa_awl_action_fixed_score_wins_and_counts_once(sa_awl_action):
+async def test_sa_awl_action_fixed_score_wins_and_counts_once(sa_awl_action):
     session: dict[str, object] = {}
     plugin = sa_awl_action(mode="passive", score="5", score_factor="0.5")
-    plugin.run(request(["100", 20], session))
-    plugin.run(request(["100", 20], session))
+    await plugin.run(request(["100", 20], session))
+    await plugin.run(request(["100", 20], session))
     assert session["score"] == 5
 
 
-def test_sa_awl_action_lt_match_answers_dunno(sa_awl_action):
+async def test_sa_awl_action_lt_match_answers_dunno(sa_awl_action):
     plugin = sa_awl_action(mode="accept", threshold="-1", match="lt")
-    assert plugin.run(request(["100", 20])) == []
-    assert plugin.run(request(["100", -5])) == [PluginResult.dunno()]
+    assert await plugin.run(request(["100", 20])) == []
+    assert await plugin.run(request(["100", -5])) == [PluginResult.dunno()]
 
 
-def test_sa_awl_action_ignores_records_below_min_count(sa_awl_action):
-    assert sa_awl_action().run(request(["9", 20])) == []
+async def test_sa_awl_action_ignores_records_below_min_count(sa_awl_action):
+    assert await sa_awl_action().run(request(["9", 20])) == []
 
 
-def test_sa_awl_action_without_record_does_nothing(sa_awl_action):
-    assert sa_awl_action().run(request([])) == []
-    assert sa_awl_action().run(Request({}, {})) == []
+async def test_sa_awl_action_without_record_does_nothing(sa_awl_action):
+    assert await sa_awl_action().run(request([])) == []
+    assert await sa_awl_action().run(Request({}, {})) == []
 
 
-def test_sa_awl_action_disabled_per_user(sa_awl_action):
-    assert sa_awl_action(uc_enabled="awl").run(request(["100", 20], {"awl": "off"})) == []
+async def test_sa_awl_action_disabled_per_user(sa_awl_action):
+    assert await answer(sa_awl_action(uc_enabled="awl"), request(["100", 20], {"awl": "off"})) == []

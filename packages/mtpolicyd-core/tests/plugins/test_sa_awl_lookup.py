@@ -20,9 +20,9 @@ def sa_awl(block, build_plugin, tmp_path):
     return build_plugin(block("sa-awl", module="SaAwlLookup", db_file=str(path)))
 
 
-def run(plugin, sender, ip="12.34.56.78"):
+async def run(plugin, sender, ip="12.34.56.78"):
     session: dict[str, object] = {}
-    assert plugin.run(Request({"sender": sender, "client_address": ip}, session)) == []
+    assert await plugin.run(Request({"sender": sender, "client_address": ip}, session)) == []
     return session.get("sa-awl-sa-awl-result")
 
 
@@ -40,18 +40,18 @@ def test_addresses_are_truncated_to_the_awl_network(ip, network):
     assert truncate_ip(ip) == network
 
 
-def test_sa_awl_lookup_stores_count_and_average_score(sa_awl):
-    assert run(sa_awl, "bad@mtpolicyd.org") == ["100", 20]
-    assert run(sa_awl, "good@mtpolicyd.org") == ["100", 0.2]
-    assert run(sa_awl, "v6@mtpolicyd.org", "2a01:4f8:d12:242::2") == ["4", -0.5]
+async def test_sa_awl_lookup_stores_count_and_average_score(sa_awl):
+    assert await run(sa_awl, "bad@mtpolicyd.org") == ["100", 20]
+    assert await run(sa_awl, "good@mtpolicyd.org") == ["100", 0.2]
+    assert await run(sa_awl, "v6@mtpolicyd.org", "2a01:4f8:d12:242::2") == ["4", -0.5]
 
 
-def test_sa_awl_lookup_without_total_stores_nothing(sa_awl):
-    assert run(sa_awl, "low@mtpolicyd.org") == []
-    assert run(sa_awl, "unknown@mtpolicyd.org") == []
+async def test_sa_awl_lookup_without_total_stores_nothing(sa_awl):
+    assert await run(sa_awl, "low@mtpolicyd.org") == []
+    assert await run(sa_awl, "unknown@mtpolicyd.org") == []
 
 
-def test_sa_awl_lookup_needs_sender_and_client_address(sa_awl):
+async def test_sa_awl_lookup_needs_sender_and_client_address(sa_awl):
     session: dict[str, object] = {}
-    assert sa_awl.run(Request({"sender": "bad@mtpolicyd.org"}, session)) == []
+    assert await sa_awl.run(Request({"sender": "bad@mtpolicyd.org"}, session)) == []
     assert session == {}

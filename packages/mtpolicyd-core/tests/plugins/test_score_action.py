@@ -22,13 +22,13 @@ def scored_session(*scores):
     return session
 
 
-def test_score_action_fires_at_threshold_with_expanded_action(score_action):
+async def test_score_action_fires_at_threshold_with_expanded_action(score_action):
     plugin = score_action(threshold="10", action=TEMPLATE)
     session = scored_session(("ZUMSEL", 5), ("BLA", 2.5))
     request = Request({"client_address": "127.0.0.1"}, session)
-    assert plugin.run(request) == []
+    assert await plugin.run(request) == []
     add_score(request, "score", "BLUB", 2.5)
-    assert plugin.run(request) == [
+    assert await plugin.run(request) == [
         PluginResult(
             "reject sender ip 127.0.0.1 is blocked (score=10, ZUMSEL=5, BLA=2.5, BLUB=2.5)", abort=True
         )
@@ -36,63 +36,65 @@ def test_score_action_fires_at_threshold_with_expanded_action(score_action):
 
 
 @pytest.mark.parametrize(("score", "fires"), [(9.99, False), (10, True), (10.01, True)])
-def test_score_action_gt_fires_when_score_reaches_threshold(score_action, score, fires):
+async def test_score_action_gt_fires_when_score_reaches_threshold(score_action, score, fires):
     plugin = score_action(threshold="10", action="reject")
-    assert bool(plugin.run(Request({}, {"score": score}))) is fires
+    assert bool(await plugin.run(Request({}, {"score": score}))) is fires
 
 
 @pytest.mark.parametrize(("score", "fires"), [(-5.01, True), (-5, True), (-4.99, False)])
-def test_score_action_lt_fires_when_score_at_or_below_threshold(score_action, score, fires):
+async def test_score_action_lt_fires_when_score_at_or_below_threshold(score_action, score, fires):
     plugin = score_action(threshold="-5", match="lt", action="accept")
-    assert bool(plugin.run(Request({}, {"score": score}))) is fires
+    assert bool(await plugin.run(Request({}, {"score": score}))) is fires
 
 
-def test_score_action_without_score_counts_zero(score_action):
+async def test_score_action_without_score_counts_zero(score_action):
     plugin = score_action(threshold="0", action="reject")
-    assert plugin.run(Request({}, {})) == [PluginResult("reject", abort=True)]
+    assert await plugin.run(Request({}, {})) == [PluginResult("reject", abort=True)]
 
 
-def test_score_action_fails_without_session_even_below_threshold(score_action):
+async def test_score_action_fails_without_session_even_below_threshold(score_action):
     with pytest.raises(NoSessionError):
-        score_action(threshold="100", action="reject").run(Request({}, None))
+        await score_action(threshold="100", action="reject").run(Request({}, None))
 
 
-def test_score_action_ip_is_unknown_without_client_address(score_action):
+async def test_score_action_ip_is_unknown_without_client_address(score_action):
     plugin = score_action(threshold="0", action="reject %IP%")
-    assert plugin.run(Request({}, {})) == [PluginResult("reject unknown", abort=True)]
+    assert await plugin.run(Request({}, {})) == [PluginResult("reject unknown", abort=True)]
 
 
-def test_score_action_score_detail_is_empty_without_details(score_action):
+async def test_score_action_score_detail_is_empty_without_details(score_action):
     plugin = score_action(threshold="0", action="reject score=%SCORE%%SCORE_DETAIL%!")
-    assert plugin.run(Request({}, {"score": 3})) == [PluginResult("reject score=3!", abort=True)]
+    assert await plugin.run(Request({}, {"score": 3})) == [PluginResult("reject score=3!", abort=True)]
 
 
-def test_score_action_replaces_only_the_first_occurrence(score_action):
+async def test_score_action_replaces_only_the_first_occurrence(score_action):
     plugin = score_action(threshold="0", action="%IP% %IP% %SCORE% %SCORE% %SCORE_DETAIL% %SCORE_DETAIL%")
     session = scored_session(("a", "1"))
-    result = plugin.run(Request({"client_address": "192.0.2.1"}, session))
+    result = await plugin.run(Request({"client_address": "192.0.2.1"}, session))
     assert result == [PluginResult("192.0.2.1 %IP% 1 %SCORE% , a=1 %SCORE_DETAIL%", abort=True)]
 
 
-def test_score_action_prints_score_like_perl(score_action):
+async def test_score_action_prints_score_like_perl(score_action):
     plugin = score_action(threshold="0", action="%SCORE%")
     session = scored_session(("a", "0.1"), ("b", "0.2"))
-    assert plugin.run(Request({}, session)) == [PluginResult("0.3", abort=True)]
+    assert await plugin.run(Request({}, session)) == [PluginResult("0.3", abort=True)]
 
 
-def test_score_action_threshold_from_user_config(score_action):
+async def test_score_action_threshold_from_user_config(score_action):
     plugin = score_action(threshold="10", uc_threshold="my_threshold", action="reject")
-    assert plugin.run(Request({}, {"score": 3, "my_threshold": "2"})) == [PluginResult("reject", abort=True)]
-    assert plugin.run(Request({}, {"score": 3})) == []
+    assert await plugin.run(Request({}, {"score": 3, "my_threshold": "2"})) == [
+        PluginResult("reject", abort=True)
+    ]
+    assert await plugin.run(Request({}, {"score": 3})) == []
 
 
-def test_score_action_runs_nested_chain_without_action(score_action, block):
+async def test_score_action_runs_nested_chain_without_action(score_action, block):
     plugin = score_action(block("greylist", module="Action", action="defer greylisted"), threshold="5")
-    assert plugin.run(Request({}, {"score": 5})) == [PluginResult("defer greylisted", abort=True)]
-    assert plugin.run(Request({}, {"score": 4})) == []
+    assert await plugin.run(Request({}, {"score": 5})) == [PluginResult("defer greylisted", abort=True)]
+    assert await plugin.run(Request({}, {"score": 4})) == []
 
 
-def test_score_action_unknown_match_fails_when_run(score_action):
+async def test_score_action_unknown_match_fails_when_run(score_action):
     plugin = score_action(threshold="5", match="ge", action="reject")
     with pytest.raises(ValueError, match=r"unknown value for parameter match\."):
-        plugin.run(Request({}, {}))
+        await plugin.run(Request({}, {}))

@@ -2,14 +2,14 @@ import pytest
 from mtpolicyd_core.request import NoSessionError, Request
 
 
-def test_set_field_stores_the_value_and_answers_nothing(block, build_plugin):
+async def test_set_field_stores_the_value_and_answers_nothing(block, build_plugin):
     plugin = build_plugin(block("set", module="SetField", key="mail-is-scanned", value="1"))
     session = {"_instance": "abc"}
-    assert plugin.run(Request({}, session)) == []
+    assert await plugin.run(Request({}, session)) == []
     assert session["mail-is-scanned"] == "1"
 
 
-def test_set_field_fails_without_a_session(block, build_plugin):
+async def test_set_field_fails_without_a_session(block, build_plugin):
     plugin = build_plugin(block("set", module="SetField", key="k", value="v"))
     with pytest.raises(NoSessionError):
-        plugin.run(Request({}, None))
+        await plugin.run(Request({}, None))

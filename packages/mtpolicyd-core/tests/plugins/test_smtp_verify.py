@@ -2,6 +2,7 @@ import socketserver
 import threading
 
 import pytest
+from chain_answer import answer
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 
@@ -85,58 +86,60 @@ def request(**attributes):
     )
 
 
-def test_smtp_verify_accepted_address_scores_starttls(verify, smtp_server):
+async def test_smtp_verify_accepted_address_scores_starttls(verify, smtp_server):
     session = {}
     plugin = verify(**SETTINGS)
-    assert plugin.run(Request(request().attributes, session)) == []
+    assert await plugin.run(Request(request().attributes, session)) == []
     assert session["score"] == -5
     assert session["score_detail"] == "smtpverify-good-sender@testdomain.tld-starttls=-5"
     assert "MAIL FROM:<good-rcpt@testdomain.tld> SIZE=10240" in smtp_server.commands
     assert "RCPT TO:<good-sender@testdomain.tld>" in smtp_server.commands
 
 
-def test_smtp_verify_refused_address_answers_perm_fail_action_with_message(verify):
+async def test_smtp_verify_refused_address_answers_perm_fail_action_with_message(verify):
     session = {}
-    result = verify(**SETTINGS).run(Request(request(sender="bad-rcpt@testdomain.tld").attributes, session))
+    result = await verify(**SETTINGS).run(
+        Request(request(sender="bad-rcpt@testdomain.tld").attributes, session)
+    )
     assert result == [PluginResult("reject 5.1.1 <x>: Recipient address rejected", abort=True)]
     assert session["score"] == 5
 
 
-def test_smtp_verify_temporary_failure_keeps_multiline_message(verify):
-    result = verify(**SETTINGS).run(request(sender="later@testdomain.tld"))
+async def test_smtp_verify_temporary_failure_keeps_multiline_message(verify):
+    result = await verify(**SETTINGS).run(request(sender="later@testdomain.tld"))
     assert result == [PluginResult("defer 4.2.0 try\n4.2.0 again later", abort=True)]
 
 
-def test_smtp_verify_fields_can_be_set_the_intuitive_way(verify, smtp_server):
+async def test_smtp_verify_fields_can_be_set_the_intuitive_way(verify, smtp_server):
     plugin = verify(sender_field="sender", recipient_field="recipient", **SETTINGS)
-    assert plugin.run(request(recipient="bad@testdomain.tld"))[0].action.startswith("reject")
+    assert (await plugin.run(request(recipient="bad@testdomain.tld")))[0].action.startswith("reject")
 
 
-def test_smtp_verify_fixed_sender_and_no_size_without_valid_size(verify, smtp_server):
-    verify(sender="probe@example.org").run(request(size="big"))
+async def test_smtp_verify_fixed_sender_and_no_size_without_valid_size(verify, smtp_server):
+    await verify(sender="probe@example.org").run(request(size="big"))
     assert "MAIL FROM:<probe@example.org>" in smtp_server.commands
 
 
-def test_smtp_verify_no_starttls_score(verify, smtp_server):
+async def test_smtp_verify_no_starttls_score(verify, smtp_server):
     smtp_server.tls = False
     session = {}
-    verify(**SETTINGS).run(Request(request().attributes, session))
+    await verify(**SETTINGS).run(Request(request().attributes, session))
     assert session["score"] == 5
 
 
-def test_smtp_verify_once_per_address_and_mail(verify, smtp_server):
+async def test_smtp_verify_once_per_address_and_mail(verify, smtp_server):
     plugin = verify(**SETTINGS)
     session = {}
-    plugin.run(Request(request().attributes, session))
-    assert plugin.run(Request(request().attributes, session)) == []
+    await plugin.run(Request(request().attributes, session))
+    assert await plugin.run(Request(request().attributes, session)) == []
     assert sum(command.startswith("RCPT") for command in smtp_server.commands) == 1
 
 
-def test_smtp_verify_unreachable_server_gives_no_action(block, build_plugin):
+async def test_smtp_verify_unreachable_server_gives_no_action(block, build_plugin):
     plugin = build_plugin(block("v", module="SMTPVerify", host="127.0.0.1", port="1", **SETTINGS))
-    assert plugin.run(request()) == []
+    assert await plugin.run(request()) == []
 
 
-def test_smtp_verify_disabled(verify, smtp_server):
-    assert verify(enabled="off").run(request()) == []
+async def test_smtp_verify_disabled(verify, smtp_server):
+    assert await answer(verify(enabled="off"), request()) == []
     assert smtp_server.commands == []

@@ -1,4 +1,5 @@
 import pytest
+from chain_answer import answer
 from dns_fakes import fake_dns
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
@@ -33,113 +34,117 @@ def request(sender, ip="192.168.1.1", helo="mx.pass.test", session=None):
     return Request(attributes, {} if session is None else session)
 
 
-def test_spf_fail_rejects_with_local_explanation(spf):
+async def test_spf_fail_rejects_with_local_explanation(spf):
     session: dict[str, object] = {}
-    assert spf(fail_score="5").run(request("spf@fail.test", session=session)) == [
+    assert await spf(fail_score="5").run(request("spf@fail.test", session=session)) == [
         PluginResult(f"reject SPF validation failed: {FAIL_EXPL}", abort=True)
     ]
     assert session["score"] == 5
 
 
-def test_spf_fail_through_redirect_names_both_domains(spf):
-    [result] = spf().run(request("spf@redir.test"))
+async def test_spf_fail_through_redirect_names_both_domains(spf):
+    [result] = await spf().run(request("spf@redir.test"))
     assert result.action.startswith("reject SPF validation failed: redir.test ... fail.test: Sender is not")
 
 
-def test_spf_pass_scores_and_is_passive_by_default(spf):
+async def test_spf_pass_scores_and_is_passive_by_default(spf):
     session: dict[str, object] = {}
-    assert spf(pass_score="-10").run(request("spf@pass.test", session=session)) == []
+    assert await spf(pass_score="-10").run(request("spf@pass.test", session=session)) == []
     assert session["score"] == -10
-    assert spf(pass_mode="dunno").run(request("spf@pass.test")) == [PluginResult.dunno()]
+    assert await spf(pass_mode="dunno").run(request("spf@pass.test")) == [PluginResult.dunno()]
 
 
-def test_spf_softfail_passive_by_default_and_rejects_in_reject_mode(spf):
-    assert spf().run(request("spf@soft.test")) == []
-    [result] = spf(softfail_mode="reject").run(request("spf@soft.test"))
+async def test_spf_softfail_passive_by_default_and_rejects_in_reject_mode(spf):
+    assert await spf().run(request("spf@soft.test")) == []
+    [result] = await spf(softfail_mode="reject").run(request("spf@soft.test"))
     assert result.action.endswith(
         "however domain is not currently prepared for false failures (mechanism '~all' matched)"
     )
 
 
-def test_spf_softfail_is_ignored_in_1x(spf):
-    assert spf(dialect="1", softfail_mode="reject").run(request("spf@soft.test")) == []
+async def test_spf_softfail_is_ignored_in_1x(spf):
+    assert await spf(dialect="1", softfail_mode="reject").run(request("spf@soft.test")) == []
 
 
-def test_spf_permerror_rejects_in_2x_and_is_ignored_in_1x(spf):
-    assert spf().run(request("spf@perm.test")) == [
+async def test_spf_permerror_rejects_in_2x_and_is_ignored_in_1x(spf):
+    assert await spf().run(request("spf@perm.test")) == [
         PluginResult(
             "reject spf mfrom check failed: perm.test: Unknown mechanism type 'moo' in 'v=spf1' record",
             abort=True,
         )
     ]
-    assert spf(dialect="1").run(request("spf@perm.test")) == []
+    assert await spf(dialect="1").run(request("spf@perm.test")) == []
 
 
-def test_spf_permerror_passive_only_scores(spf):
+async def test_spf_permerror_passive_only_scores(spf):
     session: dict[str, object] = {}
     assert (
-        spf(permerror_mode="passive", permerror_score="15").run(request("spf@perm.test", session=session))
+        await spf(permerror_mode="passive", permerror_score="15").run(
+            request("spf@perm.test", session=session)
+        )
         == []
     )
     assert session["score"] == 15
 
 
-def test_spf_error_dunno_is_read_from_temperror_mode(spf):
-    assert spf(temperror_mode="dunno").run(request("spf@perm.test")) == [PluginResult.dunno()]
+async def test_spf_error_dunno_is_read_from_temperror_mode(spf):
+    assert await spf(temperror_mode="dunno").run(request("spf@perm.test")) == [PluginResult.dunno()]
 
 
-def test_spf_helo_fail_rejects_before_the_sender_check(spf):
-    [result] = spf().run(request("spf@pass.test", helo="helo.test"))
+async def test_spf_helo_fail_rejects_before_the_sender_check(spf):
+    [result] = await spf().run(request("spf@pass.test", helo="helo.test"))
     assert result.action == (
         "reject SPF validation failed: helo.test: Sender is not authorized by default to use 'helo.test' "
         "in 'helo' identity (mechanism '-all' matched)"
     )
-    assert spf(check_helo="off").run(request("spf@pass.test", helo="helo.test")) == []
+    assert await spf(check_helo="off").run(request("spf@pass.test", helo="helo.test")) == []
 
 
-def test_spf_null_sender_is_checked_as_postmaster_at_helo(spf):
+async def test_spf_null_sender_is_checked_as_postmaster_at_helo(spf):
     session: dict[str, object] = {}
     plugin = spf(pass_mode="dunno", pass_score="-1")
-    assert plugin.run(request("", helo="pass.test", session=session)) == [PluginResult.dunno()]
+    assert await plugin.run(request("", helo="pass.test", session=session)) == [PluginResult.dunno()]
     assert session["score"] == -1
 
 
-def test_spf_empty_sender_without_helo_check_fails_like_the_original(spf):
+async def test_spf_empty_sender_without_helo_check_fails_like_the_original(spf):
     with pytest.raises(ValueError, match="must not be empty"):
-        spf(check_helo="off").run(request("", helo="pass.test"))
+        await spf(check_helo="off").run(request("", helo="pass.test"))
 
 
-def test_spf_null_sender_without_helo_check_is_skipped(spf):
+async def test_spf_null_sender_without_helo_check_is_skipped(spf):
     assert (
-        spf(check_helo="off").run(Request({"client_address": "192.168.1.1", "helo_name": "fail.test"}, {}))
+        await spf(check_helo="off").run(
+            Request({"client_address": "192.168.1.1", "helo_name": "fail.test"}, {})
+        )
         == []
     )
 
 
-def test_spf_neutral_and_none_do_nothing(spf):
-    assert spf().run(request("spf@neutral.test")) == []
-    assert spf().run(request("spf@nothing.test")) == []
+async def test_spf_neutral_and_none_do_nothing(spf):
+    assert await spf().run(request("spf@neutral.test")) == []
+    assert await spf().run(request("spf@nothing.test")) == []
 
 
-def test_spf_skips_local_and_whitelisted_clients(spf):
-    assert spf().run(request("spf@fail.test", ip="127.0.0.1")) == []
-    assert spf(whitelist="192.168.0.0/16, 10.0.0.1").run(request("spf@fail.test")) == []
+async def test_spf_skips_local_and_whitelisted_clients(spf):
+    assert await spf().run(request("spf@fail.test", ip="127.0.0.1")) == []
+    assert await spf(whitelist="192.168.0.0/16, 10.0.0.1").run(request("spf@fail.test")) == []
 
 
-def test_spf_without_client_address_does_nothing(spf):
-    assert spf().run(Request({"sender": "spf@fail.test"}, {})) == []
+async def test_spf_without_client_address_does_nothing(spf):
+    assert await spf().run(Request({"sender": "spf@fail.test"}, {})) == []
 
 
-def test_spf_auth_expl_uses_default_authority_explanation(spf):
+async def test_spf_auth_expl_uses_default_authority_explanation(spf):
     plugin = spf(reject_message="%AUTH_EXPL%", hostname="mx.local")
-    assert plugin.run(request("spf@fail.test")) == [
+    assert await plugin.run(request("spf@fail.test")) == [
         PluginResult(
             "reject See http://www.fail.test/why/id=spf%40fail.test;ip=192.168.1.1;r=mx.local", abort=True
         )
     ]
 
 
-def test_spf_modes_overridden_per_user(spf):
+async def test_spf_modes_overridden_per_user(spf):
     plugin = spf(uc_fail_mode="spf_fail", uc_enabled="spf_on")
-    assert plugin.run(request("spf@fail.test", session={"spf_fail": "passive"})) == []
-    assert plugin.run(request("spf@fail.test", session={"spf_on": "off"})) == []
+    assert await answer(plugin, request("spf@fail.test", session={"spf_fail": "passive"})) == []
+    assert await answer(plugin, request("spf@fail.test", session={"spf_on": "off"})) == []

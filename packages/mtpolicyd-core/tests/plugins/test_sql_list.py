@@ -1,4 +1,5 @@
 import pytest
+from chain_answer import answer
 from connection_fakes import build, pool_of, sqlite_engine
 from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_core.request import Request
@@ -18,94 +19,104 @@ def engine(tmp_path):
 
 @pytest.fixture
 def sql_list(block, engine):
-    def make(dialect="2", **settings):
+    async def make(dialect="2", **settings):
         settings.setdefault("sql_query", QUERY)
-        return build(block("wl", module="SqlList", **settings), pool_of(db=("Sql", engine)), dialect)
+        return await build(block("wl", module="SqlList", **settings), pool_of(db=("Sql", engine)), dialect)
 
     return make
 
 
-def test_sql_list_match_action_when_query_finds_a_row(sql_list):
-    plugin = sql_list(match_action="accept", not_match_action="reject")
-    assert plugin.run(Request({"client_address": "192.0.2.1"}, {})) == [PluginResult("accept", abort=True)]
-    assert plugin.run(Request({"client_address": "192.0.2.2"}, {})) == [PluginResult("reject", abort=True)]
+async def test_sql_list_match_action_when_query_finds_a_row(sql_list):
+    plugin = await sql_list(match_action="accept", not_match_action="reject")
+    assert await plugin.run(Request({"client_address": "192.0.2.1"}, {})) == [
+        PluginResult("accept", abort=True)
+    ]
+    assert await plugin.run(Request({"client_address": "192.0.2.2"}, {})) == [
+        PluginResult("reject", abort=True)
+    ]
 
 
-def test_sql_list_score_added_once_per_mail(sql_list):
-    plugin = sql_list(score="-5")
+async def test_sql_list_score_added_once_per_mail(sql_list):
+    plugin = await sql_list(score="-5")
     session = {}
     request = Request({"client_address": "192.0.2.1"}, session)
-    assert plugin.run(request) == []
-    plugin.run(request)
+    assert await plugin.run(request) == []
+    await plugin.run(request)
     assert session["score"] == -5
     assert session["score_detail"] == "wl=-5"
 
 
-def test_sql_list_caches_the_lookup_per_mail(sql_list, engine):
-    plugin = sql_list(match_action="accept")
+async def test_sql_list_caches_the_lookup_per_mail(sql_list, engine):
+    plugin = await sql_list(match_action="accept")
     session = {}
-    assert plugin.run(Request({"client_address": "192.0.2.1"}, session))
+    assert await plugin.run(Request({"client_address": "192.0.2.1"}, session))
     with engine.begin() as conn:
         conn.exec_driver_sql("DELETE FROM whitelist")
-    assert plugin.run(Request({"client_address": "192.0.2.1"}, session)) == [
+    assert await plugin.run(Request({"client_address": "192.0.2.1"}, session)) == [
         PluginResult("accept", abort=True)
     ]
 
 
-def test_sql_list_any_row_matches_with_session_first_column_must_be_true_without(sql_list):
-    plugin = sql_list(sql_query="SELECT flag FROM whitelist WHERE client_ip=?", match_action="accept")
-    assert plugin.run(Request({"client_address": "192.0.2.9"}, {})) == [PluginResult("accept", abort=True)]
-    assert plugin.run(Request({"client_address": "192.0.2.9"}, None)) == []
-    assert plugin.run(Request({"client_address": "192.0.2.1"}, None)) == [PluginResult("accept", abort=True)]
-
-
-def test_sql_list_2x_field_selects_the_parameter(sql_list):
-    plugin = sql_list(field="sender", match_action="accept")
-    assert plugin.run(Request({"sender": "192.0.2.1", "client_address": "x"}, {})) == [
+async def test_sql_list_any_row_matches_with_session_first_column_must_be_true_without(sql_list):
+    plugin = await sql_list(sql_query="SELECT flag FROM whitelist WHERE client_ip=?", match_action="accept")
+    assert await plugin.run(Request({"client_address": "192.0.2.9"}, {})) == [
+        PluginResult("accept", abort=True)
+    ]
+    assert await plugin.run(Request({"client_address": "192.0.2.9"}, None)) == []
+    assert await plugin.run(Request({"client_address": "192.0.2.1"}, None)) == [
         PluginResult("accept", abort=True)
     ]
 
 
-def test_sql_list_1x_always_looks_up_client_address(sql_list):
-    plugin = sql_list("1", field="sender", match_action="accept")
-    assert plugin.run(Request({"sender": "192.0.2.1", "client_address": "x"}, {})) == []
-    assert plugin.run(Request({"sender": "x", "client_address": "192.0.2.1"}, {})) == [
+async def test_sql_list_2x_field_selects_the_parameter(sql_list):
+    plugin = await sql_list(field="sender", match_action="accept")
+    assert await plugin.run(Request({"sender": "192.0.2.1", "client_address": "x"}, {})) == [
         PluginResult("accept", abort=True)
     ]
 
 
-def test_sql_list_missing_field_does_nothing(sql_list):
-    assert sql_list(not_match_action="reject").run(Request({}, {})) == []
+async def test_sql_list_1x_always_looks_up_client_address(sql_list):
+    plugin = await sql_list("1", field="sender", match_action="accept")
+    assert await plugin.run(Request({"sender": "192.0.2.1", "client_address": "x"}, {})) == []
+    assert await plugin.run(Request({"sender": "x", "client_address": "192.0.2.1"}, {})) == [
+        PluginResult("accept", abort=True)
+    ]
 
 
-def test_sql_list_disabled_by_user_config(sql_list):
-    plugin = sql_list(match_action="accept", uc_enabled="wl_enabled")
-    assert plugin.run(Request({"client_address": "192.0.2.1"}, {"wl_enabled": "off"})) == []
+async def test_sql_list_missing_field_does_nothing(sql_list):
+    assert await (await sql_list(not_match_action="reject")).run(Request({}, {})) == []
 
 
-def test_sql_list_parameter_is_bound_not_pasted(sql_list):
-    plugin = sql_list(match_action="accept")
-    assert plugin.run(Request({"client_address": "x' OR '1'='1"}, {})) == []
+async def test_sql_list_disabled_by_user_config(sql_list):
+    plugin = await sql_list(match_action="accept", uc_enabled="wl_enabled")
+    assert await answer(plugin, Request({"client_address": "192.0.2.1"}, {"wl_enabled": "off"})) == []
 
 
-def test_sql_list_without_db_connection_fails_at_start(block):
+async def test_sql_list_parameter_is_bound_not_pasted(sql_list):
+    plugin = await sql_list(match_action="accept")
+    assert await plugin.run(Request({"client_address": "x' OR '1'='1"}, {})) == []
+
+
+async def test_sql_list_without_db_connection_fails_at_start(block):
     with pytest.raises(ConfigError, match="no connection db configured!"):
-        build(block("wl", module="SqlList"), pool_of())
+        await build(block("wl", module="SqlList"), pool_of())
 
 
-def test_sql_list_1x_without_database_names_the_plugin(block):
+async def test_sql_list_1x_without_database_names_the_plugin(block):
     with pytest.raises(ConfigError, match="no sql database initialized, but required for plugin wl"):
-        build(block("wl", module="SqlList"), pool_of(), "1")
+        await build(block("wl", module="SqlList"), pool_of(), "1")
 
 
-def test_sql_list_connection_of_another_module_is_refused(block):
+async def test_sql_list_connection_of_another_module_is_refused(block):
     with pytest.raises(ConfigError, match="connection db is a Redis connection"):
-        build(block("wl", module="SqlList"), pool_of(db=("Redis", object())))
+        await build(block("wl", module="SqlList"), pool_of(db=("Redis", object())))
 
 
-def test_sql_list_db_option_names_the_connection(block, engine):
-    plugin = build(
+async def test_sql_list_db_option_names_the_connection(block, engine):
+    plugin = await build(
         block("wl", module="SqlList", db="lists", sql_query=QUERY, match_action="accept"),
         pool_of(lists=("Sql", engine)),
     )
-    assert plugin.run(Request({"client_address": "192.0.2.1"}, {})) == [PluginResult("accept", abort=True)]
+    assert await plugin.run(Request({"client_address": "192.0.2.1"}, {})) == [
+        PluginResult("accept", abort=True)
+    ]

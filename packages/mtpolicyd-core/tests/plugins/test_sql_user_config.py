@@ -21,21 +21,23 @@ def engine(tmp_path):
 
 @pytest.fixture
 def user_config(block, engine):
-    def make(**settings):
-        return build(block("uc", module="SqlUserConfig", **settings), pool_of(db=("Sql", engine)))
+    async def make(**settings):
+        return await build(block("uc", module="SqlUserConfig", **settings), pool_of(db=("Sql", engine)))
 
     return make
 
 
-def test_sql_user_config_merges_the_json_object_into_the_session(user_config):
+async def test_sql_user_config_merges_the_json_object_into_the_session(user_config):
     session = {"spam_score": "5", "other": 1}
-    assert user_config().run(Request({"recipient": "user@example.com"}, session)) == []
+    assert await (await user_config()).run(Request({"recipient": "user@example.com"}, session)) == []
     assert session == {"spam_score": "10", "greylisting": "off", "other": 1}
 
 
-def test_sql_user_config_field_selects_the_key(user_config):
+async def test_sql_user_config_field_selects_the_key(user_config):
     session = {}
-    user_config(field="sasl_username").run(Request({"sasl_username": "user@example.com"}, session))
+    await (await user_config(field="sasl_username")).run(
+        Request({"sasl_username": "user@example.com"}, session)
+    )
     assert session["greylisting"] == "off"
 
 
@@ -43,17 +45,17 @@ def test_sql_user_config_field_selects_the_key(user_config):
     "attributes",
     [{}, {"recipient": "  "}, {"recipient": "nobody@example.com"}, {"recipient": "broken@example.com"}],
 )
-def test_sql_user_config_without_usable_config_goes_on(user_config, attributes):
+async def test_sql_user_config_without_usable_config_goes_on(user_config, attributes):
     session = {}
-    assert user_config().run(Request(attributes, session)) == []
+    assert await (await user_config()).run(Request(attributes, session)) == []
     assert session == {}
 
 
-def test_sql_user_config_that_is_not_an_object_fails_the_plugin(user_config):
+async def test_sql_user_config_that_is_not_an_object_fails_the_plugin(user_config):
     with pytest.raises(ValueError, match="not a JSON object"):
-        user_config().run(Request({"recipient": "list@example.com"}, {}))
+        await (await user_config()).run(Request({"recipient": "list@example.com"}, {}))
 
 
-def test_sql_user_config_needs_a_session_to_store_into(user_config):
+async def test_sql_user_config_needs_a_session_to_store_into(user_config):
     with pytest.raises(NoSessionError):
-        user_config().run(Request({"recipient": "user@example.com"}, None))
+        await (await user_config()).run(Request({"recipient": "user@example.com"}, None))

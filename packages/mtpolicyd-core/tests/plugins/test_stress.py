@@ -2,29 +2,29 @@ from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 
 
-def test_stress_answers_action_only_under_stress(block, build_plugin):
+async def test_stress_answers_action_only_under_stress(block, build_plugin):
     plugin = build_plugin(block("stress", module="Stress", action="defer please try again later"))
-    assert plugin.run(Request({"stress": "yes"}, {})) == [
+    assert await plugin.run(Request({"stress": "yes"}, {})) == [
         PluginResult("defer please try again later", abort=True)
     ]
-    assert plugin.run(Request({"stress": "no"}, {})) == []
-    assert plugin.run(Request({}, {})) == []
+    assert await plugin.run(Request({"stress": "no"}, {})) == []
+    assert await plugin.run(Request({}, {})) == []
 
 
-def test_stress_runs_nested_chain_without_action(block, build_plugin):
+async def test_stress_runs_nested_chain_without_action(block, build_plugin):
     plugin = build_plugin(
         block("stress", block("inner", module="Action", action="reject busy"), module="Stress")
     )
-    assert plugin.run(Request({"stress": "yes"}, {})) == [PluginResult("reject busy", abort=True)]
+    assert await plugin.run(Request({"stress": "yes"}, {})) == [PluginResult("reject busy", abort=True)]
 
 
-def test_stress_action_can_be_overridden_from_the_session(block, build_plugin):
+async def test_stress_action_can_be_overridden_from_the_session(block, build_plugin):
     plugin = build_plugin(block("stress", module="Stress", action="defer", uc_action="user_stress"))
-    assert plugin.run(Request({"stress": "yes"}, {"user_stress": "dunno"})) == [
+    assert await plugin.run(Request({"stress": "yes"}, {"user_stress": "dunno"})) == [
         PluginResult("dunno", abort=True)
     ]
 
 
-def test_stress_without_action_or_chain_answers_nothing(block, build_plugin):
+async def test_stress_without_action_or_chain_answers_nothing(block, build_plugin):
     plugin = build_plugin(block("stress", module="Stress"))
-    assert plugin.run(Request({"stress": "yes"}, {})) == []
+    assert await plugin.run(Request({"stress": "yes"}, {})) == []

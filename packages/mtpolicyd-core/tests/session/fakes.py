@@ -33,7 +33,7 @@ class FakeBackend:
             return None
         return entry[0]
 
-    def add_lock(self, key: str, token: str, ttl: int) -> bool:
+    async def add_lock(self, key: str, token: str, ttl: int) -> bool:
         self._call("add_lock", key)
         if self._live(key) is not None:
             return False
@@ -41,16 +41,16 @@ class FakeBackend:
         self.ttls[key] = ttl
         return True
 
-    def delete_lock(self, key: str, token: str) -> None:
+    async def delete_lock(self, key: str, token: str) -> None:
         self._call("delete_lock", key)
         if self._live(key) == token.encode():
             del self.data[key]
 
-    def get(self, key: str) -> bytes | None:
+    async def get(self, key: str) -> bytes | None:
         self._call("get", key)
         return self._live(key)
 
-    def set(self, key: str, value: bytes, ttl: int) -> None:
+    async def set(self, key: str, value: bytes, ttl: int) -> None:
         self._call("set", key)
         self.data[key] = (value, self.now + ttl)
         self.ttls[key] = ttl
@@ -58,5 +58,5 @@ class FakeBackend:
     def reconnect(self) -> None:
         self.calls.append(("reconnect", ""))
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         self.calls.append(("close", ""))

@@ -20,19 +20,23 @@ WHERE = Location("mtpolicyd.conf", 7)
 
 
 def pool(tmp_path: Path) -> ConnectionPool:
-    return ConnectionPool([
-        ConnectionConfig("memcached", "Memcached", {"servers": "127.0.0.1:1"}),
-        ConnectionConfig("redis", "Redis", {"server": "127.0.0.1:1"}),
-        ConnectionConfig("db", "Sql", {"url": f"sqlite:///{tmp_path}/db.sqlite"}),
-    ])
+    return ConnectionPool(
+        [
+            ConnectionConfig("memcached", "Memcached", {"servers": "127.0.0.1:1"}),
+            ConnectionConfig("redis", "Redis", {"server": "127.0.0.1:1"}),
+            ConnectionConfig("db", "Sql", {"url": f"sqlite:///{tmp_path}/db.sqlite"}),
+        ]
+    )
 
 
 def test_module_none_keeps_no_sessions(tmp_path: Path) -> None:
     assert isinstance(build_session_cache(SessionCacheConfig(), pool(tmp_path)), NoSessionCache)
 
 
-@pytest.mark.parametrize(("module", "connection", "backend"), [
-    ("Memcached", None, MemcachedBackend), ("Redis", None, RedisBackend), ("Sql", "db", SqlBackend)])
+@pytest.mark.parametrize(
+    ("module", "connection", "backend"),
+    [("Memcached", None, MemcachedBackend), ("Redis", None, RedisBackend), ("Sql", "db", SqlBackend)],
+)
 def test_module_gets_its_back_end_over_the_named_connection(
     tmp_path: Path, module: str, connection: str | None, backend: type
 ) -> None:

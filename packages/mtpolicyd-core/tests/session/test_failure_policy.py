@@ -31,12 +31,12 @@ class FakeCache:
         self.store_error = store_error
         self.stored: list[Session] = []
 
-    def retrieve(self, instance: str) -> Session:
+    async def retrieve(self, instance: str) -> Session:
         if self.retrieve_error is not None:
             raise self.retrieve_error
         return {"_instance": instance}
 
-    def store(self, session: Session) -> None:
+    async def store(self, session: Session) -> None:
         self.stored.append(dict(session))
         if self.store_error is not None:
             raise self.store_error
@@ -44,7 +44,7 @@ class FakeCache:
     def reconnect(self) -> None:
         """Nothing to re-open."""
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Nothing to close."""
 
 
@@ -52,70 +52,78 @@ def plugin(name: str, **settings: str) -> Block:
     return Block("Plugin", name, HERE, tuple(Setting(key, value, HERE) for key, value in settings.items()))
 
 
-def engine(cache: FakeCache, *plugins: Block, mode: SessionFailureMode = "close",
-           failure_action: str = "defer_if_permit Service temporarily unavailable") -> PolicyEngine:
+def engine(
+    cache: FakeCache,
+    *plugins: Block,
+    mode: SessionFailureMode = "close",
+    failure_action: str = "defer_if_permit Service temporarily unavailable",
+) -> PolicyEngine:
     plugins = plugins or (plugin("answer", module="Action", action="reject from chain"),)
     config = Config(
-        path="test.conf", dialect="2", server=ServerConfig(), connections=(),
+        path="test.conf",
+        dialect="2",
+        server=ServerConfig(),
+        connections=(),
         session_cache=SessionCacheConfig(module="Fake", failure_mode=mode, failure_action=failure_action),
-        vhosts=(VirtualHostConfig("12345", "test", plugins, HERE),), root=Block("root", None, HERE),
+        vhosts=(VirtualHostConfig("12345", "test", plugins, HERE),),
+        root=Block("root", None, HERE),
     )
     return PolicyEngine(config, session_cache=cache)
 
 
 @pytest.mark.parametrize("error", [SessionError("memcached down"), SessionLockError("abc")])
-def test_failure_mode_close_fails_the_request(error: SessionError) -> None:
+async def test_failure_mode_close_fails_the_request(error: SessionError) -> None:
     policy = engine(FakeCache(retrieve_error=error), mode="close")
     with pytest.raises(RequestFailed, match="instance=abc"):
-        policy.process(policy.vhosts[0], REQUEST)
+        await policy.process(policy.vhosts[0], REQUEST)
 
 
-def test_failure_mode_continue_runs_the_chain_without_session() -> None:
+async def test_failure_mode_continue_runs_the_chain_without_session() -> None:
     cache = FakeCache(retrieve_error=SessionError("down"))
     policy = engine(cache, mode="continue")
-    result = policy.process(policy.vhosts[0], REQUEST)
+    result = await policy.process(policy.vhosts[0], REQUEST)
     assert result.as_policyd_response() == "action=reject from chain\n\n"
     assert cache.stored == []
 
 
-def test_failure_mode_action_answers_the_failure_action(caplog: pytest.LogCaptureFixture) -> None:
+async def test_failure_mode_action_answers_the_failure_action(caplog: pytest.LogCaptureFixture) -> None:
     policy = engine(FakeCache(retrieve_error=SessionLockError("abc")), mode="action")
     with caplog.at_level(logging.ERROR):
-        result = policy.process(policy.vhosts[0], REQUEST)
+        result = await policy.process(policy.vhosts[0], REQUEST)
     assert result.as_policyd_response() == "action=defer_if_permit Service temporarily unavailable\n\n"
     assert "could not acquire lock for session abc" in caplog.text
 
 
-def test_failure_action_is_configurable() -> None:
+async def test_failure_action_is_configurable() -> None:
     policy = engine(FakeCache(retrieve_error=SessionError("down")), mode="action", failure_action="dunno")
-    assert policy.process(policy.vhosts[0], REQUEST).as_policyd_response() == "action=dunno\n\n"
+    assert (await policy.process(policy.vhosts[0], REQUEST)).as_policyd_response() == "action=dunno\n\n"
 
 
-def test_request_without_instance_never_touches_the_cache() -> None:
+async def test_request_without_instance_never_touches_the_cache() -> None:
     cache = FakeCache(retrieve_error=SessionError("down"))
     policy = engine(cache, mode="close")
-    result = policy.process(policy.vhosts[0], {"request": "smtpd_access_policy"})
+    result = await policy.process(policy.vhosts[0], {"request": "smtpd_access_policy"})
     assert result.as_policyd_response() == "action=reject from chain\n\n"
 
 
-def test_session_is_stored_even_when_the_chain_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_session_is_stored_even_when_the_chain_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     cache = FakeCache()
     policy = engine(cache)
 
-    def change_session_then_fail(_chain: PluginChain, request: Request) -> ChainResult:
+    async def change_session_then_fail(_chain: PluginChain, request: Request) -> ChainResult:
         assert request.session is not None
         request.session["x"] = "1"
         raise PluginError("answer", "broken")
 
     monkeypatch.setattr(PluginChain, "run", change_session_then_fail)
     with pytest.raises(RequestFailed, match="broken"):
-        policy.process(policy.vhosts[0], REQUEST)
+        await policy.process(policy.vhosts[0], REQUEST)
     assert cache.stored == [{"_instance": "abc", "x": "1"}]
 
 
-def test_failed_store_is_logged_and_the_answer_still_given(caplog: pytest.LogCaptureFixture) -> None:
+async def test_failed_store_is_logged_and_the_answer_still_given(caplog: pytest.LogCaptureFixture) -> None:
     policy = engine(FakeCache(store_error=SessionError("gone")))
     with caplog.at_level(logging.ERROR):
-        result = policy.process(policy.vhosts[0], REQUEST)
+        result = await policy.process(policy.vhosts[0], REQUEST)
     assert result.as_policyd_response() == "action=reject from chain\n\n"
     assert "could not store session: gone" in caplog.text

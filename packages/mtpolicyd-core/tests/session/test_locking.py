@@ -16,44 +16,52 @@ def make_cache(
     backend: FakeBackend, sleeps: list[float] | None = None, **settings: object
 ) -> LockingSessionCache:
     config = SessionCacheConfig(module="Fake", **settings)  # type: ignore[arg-type]
-    record = sleeps.append if sleeps is not None else (lambda _seconds: None)
+
+    async def record(seconds: float) -> None:
+        if sleeps is not None:
+            sleeps.append(seconds)
+
     return LockingSessionCache(backend, config, sleep=record)
 
 
-def test_unknown_instance_gives_a_new_session_with_its_instance() -> None:
-    assert make_cache(FakeBackend()).retrieve("abc") == {"_instance": "abc"}
+async def test_unknown_instance_gives_a_new_session_with_its_instance() -> None:
+    assert await make_cache(FakeBackend()).retrieve("abc") == {"_instance": "abc"}
 
 
-def test_stored_session_comes_back_on_next_retrieve() -> None:
+async def test_stored_session_comes_back_on_next_retrieve() -> None:
     cache = make_cache(FakeBackend())
-    session = cache.retrieve("abc")
+    session = await cache.retrieve("abc")
     session["score"] = 2.5
-    cache.store(session)
-    assert cache.retrieve("abc") == {"_instance": "abc", "score": 2.5}
+    await cache.store(session)
+    assert await cache.retrieve("abc") == {"_instance": "abc", "score": 2.5}
 
 
-def test_keys_are_namespace_then_instance_and_namespace_then_lock_instance() -> None:
+async def test_keys_are_namespace_then_instance_and_namespace_then_lock_instance() -> None:
     backend = FakeBackend()
     cache = make_cache(backend, namespace="mt-")
-    cache.store(cache.retrieve("abc"))
-    assert backend.calls == [("add_lock", "mt-lock_abc"), ("get", "mt-abc"), ("set", "mt-abc"),
-                             ("delete_lock", "mt-lock_abc")]
+    await cache.store(await cache.retrieve("abc"))
+    assert backend.calls == [
+        ("add_lock", "mt-lock_abc"),
+        ("get", "mt-abc"),
+        ("set", "mt-abc"),
+        ("delete_lock", "mt-lock_abc"),
+    ]
 
 
-def test_lock_lives_lock_timeout_and_session_lives_expire() -> None:
+async def test_lock_lives_lock_timeout_and_session_lives_expire() -> None:
     backend = FakeBackend()
     cache = make_cache(backend, lock_timeout=7, expire=99)
-    cache.store(cache.retrieve("abc"))
+    await cache.store(await cache.retrieve("abc"))
     assert backend.ttls == {"lock_abc": 7, "abc": 99}
 
 
-def test_locked_session_is_retried_as_the_original_then_fails() -> None:
+async def test_locked_session_is_retried_as_the_original_then_fails() -> None:
     backend = FakeBackend()
     sleeps: list[float] = []
     holder, waiter = make_cache(backend), make_cache(backend, sleeps)
-    holder.retrieve("abc")
+    await holder.retrieve("abc")
     with pytest.raises(SessionLockError, match="could not acquire lock for session abc"):
-        waiter.retrieve("abc")
+        await waiter.retrieve("abc")
     attempts = [call for call in backend.calls if call[0] == "add_lock"]
     assert len(attempts) == 1 + 49
     assert sleeps == pytest.approx([50 * attempt / 1e6 for attempt in range(1, 50)])
@@ -64,80 +72,80 @@ def test_attempts_follow_the_originals_loop_bound(max_retry: int, attempts: int)
     assert len(lock_attempts(max_retry)) == attempts
 
 
-def test_lock_is_taken_once_the_holder_stores() -> None:
+async def test_lock_is_taken_once_the_holder_stores() -> None:
     backend = FakeBackend()
     holder = make_cache(backend)
-    session = holder.retrieve("abc")
+    session = await holder.retrieve("abc")
     session["n"] = 1
 
-    def holder_finishes(_seconds: float) -> None:
+    async def holder_finishes(_seconds: float) -> None:
         if "lock_abc" in backend.data:
-            holder.store(session)
+            await holder.store(session)
 
     waiter = LockingSessionCache(backend, SessionCacheConfig(), sleep=holder_finishes)
-    assert waiter.retrieve("abc") == {"_instance": "abc", "n": 1}
+    assert await waiter.retrieve("abc") == {"_instance": "abc", "n": 1}
 
 
-def test_lock_expires_after_lock_timeout() -> None:
+async def test_lock_expires_after_lock_timeout() -> None:
     backend = FakeBackend()
-    make_cache(backend).retrieve("abc")
+    await make_cache(backend).retrieve("abc")
     backend.now = 10.0
-    assert make_cache(backend).retrieve("abc") == {"_instance": "abc"}
+    assert await make_cache(backend).retrieve("abc") == {"_instance": "abc"}
 
 
-def test_unreachable_back_end_raises_session_error_naming_back_end_and_instance() -> None:
+async def test_unreachable_back_end_raises_session_error_naming_back_end_and_instance() -> None:
     backend = FakeBackend()
     backend.down = {"all"}
     with pytest.raises(SessionError, match=r"fake: locking instance=abc failed"):
-        make_cache(backend).retrieve("abc")
+        await make_cache(backend).retrieve("abc")
 
 
-def test_failed_load_releases_the_lock() -> None:
+async def test_failed_load_releases_the_lock() -> None:
     backend = FakeBackend()
     backend.down = {"get"}
     with pytest.raises(SessionError):
-        make_cache(backend).retrieve("abc")
+        await make_cache(backend).retrieve("abc")
     assert "lock_abc" not in backend.data
 
 
-def test_failed_store_still_releases_the_lock() -> None:
+async def test_failed_store_still_releases_the_lock() -> None:
     backend = FakeBackend()
     cache = make_cache(backend)
-    session = cache.retrieve("abc")
+    session = await cache.retrieve("abc")
     backend.down = {"set"}
     with pytest.raises(SessionError, match="storing"):
-        cache.store(session)
+        await cache.store(session)
     assert "lock_abc" not in backend.data
 
 
-def test_store_of_a_session_without_instance_does_nothing() -> None:
+async def test_store_of_a_session_without_instance_does_nothing() -> None:
     backend = FakeBackend()
-    make_cache(backend).store({"score": 1})
+    await make_cache(backend).store({"score": 1})
     assert backend.calls == []
 
 
-def test_store_without_holding_the_lock_keeps_the_others_lock(caplog: pytest.LogCaptureFixture) -> None:
+async def test_store_without_holding_the_lock_keeps_the_others_lock(caplog: pytest.LogCaptureFixture) -> None:
     backend = FakeBackend()
-    make_cache(backend).retrieve("abc")
+    await make_cache(backend).retrieve("abc")
     with caplog.at_level(logging.WARNING):
-        make_cache(backend).store({"_instance": "abc"})
+        await make_cache(backend).store({"_instance": "abc"})
     assert "lock_abc" in backend.data
     assert "does not hold" in caplog.text
 
 
-def test_corrupt_stored_session_counts_as_new(caplog: pytest.LogCaptureFixture) -> None:
+async def test_corrupt_stored_session_counts_as_new(caplog: pytest.LogCaptureFixture) -> None:
     backend = FakeBackend()
     backend.data["abc"] = (b"\x80not json", 1e9)
     with caplog.at_level(logging.WARNING):
-        assert make_cache(backend).retrieve("abc") == {"_instance": "abc"}
+        assert await make_cache(backend).retrieve("abc") == {"_instance": "abc"}
     assert "instance=abc" in caplog.text
 
 
-def test_reconnect_forgets_inherited_locks_and_reopens_back_end() -> None:
+async def test_reconnect_forgets_inherited_locks_and_reopens_back_end() -> None:
     backend = FakeBackend()
     cache = make_cache(backend)
-    cache.retrieve("abc")
+    await cache.retrieve("abc")
     cache.reconnect()
-    cache.store({"_instance": "abc"})
+    await cache.store({"_instance": "abc"})
     assert ("reconnect", "") in backend.calls
     assert "lock_abc" in backend.data

@@ -31,18 +31,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The original's options, plus ``--default-config`` for the packaged demo config."""
     parser = argparse.ArgumentParser(prog="mtpolicyd", description="modular policy daemon for Postfix")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("-c", "--config", default=DEFAULT_CONFIG, metavar="FILE",
-                        help=f"configuration file (default {DEFAULT_CONFIG})")
-    source.add_argument("--default-config", action="store_true",
-                        help="use the demo configuration shipped with the package")
-    parser.add_argument("-f", "--foreground", action="store_true",
-                        help="stay in the foreground, log to stdout")
-    parser.add_argument("-l", "--loglevel", type=int, choices=range(5), metavar="N",
-                        help="log level 0 (err) … 4 (debug); overrides log_level")
-    parser.add_argument("-d", "--dump_vhosts", "--dump_config", action="store_true", dest="dump",
-                        help="print the configuration as understood (vhosts, plugins, options) and exit")
-    parser.add_argument("-t", "--cron", metavar="TASK,…",
-                        help="run these periodic tasks (hourly, daily, …) and exit")
+    source.add_argument(
+        "-c",
+        "--config",
+        default=DEFAULT_CONFIG,
+        metavar="FILE",
+        help=f"configuration file (default {DEFAULT_CONFIG})",
+    )
+    source.add_argument(
+        "--default-config", action="store_true", help="use the demo configuration shipped with the package"
+    )
+    parser.add_argument(
+        "-f", "--foreground", action="store_true", help="stay in the foreground, log to stdout"
+    )
+    parser.add_argument(
+        "-l",
+        "--loglevel",
+        type=int,
+        choices=range(5),
+        metavar="N",
+        help="log level 0 (err) … 4 (debug); overrides log_level",
+    )
+    parser.add_argument(
+        "-d",
+        "--dump_vhosts",
+        "--dump_config",
+        action="store_true",
+        dest="dump",
+        help="print the configuration as understood (vhosts, plugins, options) and exit",
+    )
+    parser.add_argument(
+        "-t", "--cron", metavar="TASK,…", help="run these periodic tasks (hourly, daily, …) and exit"
+    )
     args = parser.parse_args(argv)
     if args.default_config:
         args.config = default_config_path()
@@ -101,8 +121,9 @@ def serve(engine: PolicyEngine, args: argparse.Namespace) -> int:
     if server.pid_file:
         write_pid_file(server.pid_file)
     if server.chroot:
-        log.warning("chroot is not supported (plugins are loaded on demand): ignoring chroot = %s",
-                    server.chroot)
+        log.warning(
+            "chroot is not supported (plugins are loaded on demand): ignoring chroot = %s", server.chroot
+        )
     try:
         drop_privileges(server.user, server.group)
     except (KeyError, OSError) as error:

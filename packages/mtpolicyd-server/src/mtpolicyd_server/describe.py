@@ -117,4 +117,3 @@ def _options(block: Block, values: Mapping[str, Any], depth: int) -> list[str]:
         origin = f"set, line {setting.location.line}" if setting is not None else "default"
         lines.append(_line(depth, name, _value(values[name]), origin))
     return lines
-

@@ -75,8 +75,13 @@ def _handler(foreground: bool, log_file: str | None, ident: str, facility: str) 
     return handler
 
 
-def setup_logging(log_level: int, foreground: bool, log_file: str | None = None,
-                  ident: str = "mtpolicyd", facility: str = "mail") -> None:
+def setup_logging(
+    log_level: int,
+    foreground: bool,
+    log_file: str | None = None,
+    ident: str = "mtpolicyd",
+    facility: str = "mail",
+) -> None:
     """Route the ``mtpolicyd`` loggers: stdout with ``-f``, a file, or syslog (stderr without /dev/log)."""
     root = logging.getLogger()
     for old in list(root.handlers):

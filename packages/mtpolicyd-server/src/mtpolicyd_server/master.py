@@ -32,8 +32,13 @@ from mtpolicyd_server.worker import Worker
 log = logging.getLogger("mtpolicyd.master")
 
 #: signals the master handles, by the name of their handler
-SIGNALS: dict[int, str] = {signal.SIGHUP: "hup", signal.SIGTERM: "term", signal.SIGINT: "int",
-           signal.SIGQUIT: "quit", signal.SIGCHLD: "chld"}
+SIGNALS: dict[int, str] = {
+    signal.SIGHUP: "hup",
+    signal.SIGTERM: "term",
+    signal.SIGINT: "int",
+    signal.SIGQUIT: "quit",
+    signal.SIGCHLD: "chld",
+}
 #: seconds between two checks of heartbeats and spares
 TICK = 1.0
 #: a worker whose heartbeat is older than request_timeout plus this is killed
@@ -62,8 +67,13 @@ class WorkerRecord:
 class Master:
     """Runs the workers of one set of listeners for the whole life of the daemon."""
 
-    def __init__(self, engine: PolicyEngine, listeners: list[Listener], load_engine: EngineLoader,
-                 log_level_override: int | None = None) -> None:
+    def __init__(
+        self,
+        engine: PolicyEngine,
+        listeners: list[Listener],
+        load_engine: EngineLoader,
+        log_level_override: int | None = None,
+    ) -> None:
         self.engine = engine
         self.listeners = listeners
         self.load_engine = load_engine
@@ -169,9 +179,13 @@ class Master:
         if self.stopping:
             return
         server = self.server
-        active = [record for record in self.workers.values()
-                  if record.generation == self.generation and not record.retiring
-                  and record.state != WorkerState.DRAINING]
+        active = [
+            record
+            for record in self.workers.values()
+            if record.generation == self.generation
+            and not record.retiring
+            and record.state != WorkerState.DRAINING
+        ]
         idle = [record for record in active if record.state == WorkerState.IDLE]
         missing = max(server.min_servers - len(active), server.min_spare_servers - len(idle))
         for _ in range(min(missing, server.max_servers - len(active))):
@@ -179,7 +193,7 @@ class Master:
         surplus = min(len(idle) - server.max_spare_servers, len(active) - server.min_servers)
         # Only workers without clients go: retiring one would cut its kept-alive connections.
         unused = [record for record in idle if record.status.open_connections() == 0]
-        for record in unused[:max(surplus, 0)]:
+        for record in unused[: max(surplus, 0)]:
             self.retire_worker(record)
 
     def spawn_worker(self) -> None:
@@ -237,11 +251,16 @@ class Master:
             requests = record.status.read()[2]
             record.status.close()
             if os.WIFSIGNALED(wait_status):
-                log.error("worker %d killed by signal %d after %d requests",
-                          pid, os.WTERMSIG(wait_status), requests)
+                log.error(
+                    "worker %d killed by signal %d after %d requests", pid, os.WTERMSIG(wait_status), requests
+                )
             elif os.waitstatus_to_exitcode(wait_status) != 0:
-                log.error("worker %d exited with status %d after %d requests",
-                          pid, os.waitstatus_to_exitcode(wait_status), requests)
+                log.error(
+                    "worker %d exited with status %d after %d requests",
+                    pid,
+                    os.waitstatus_to_exitcode(wait_status),
+                    requests,
+                )
             else:
                 log.info("worker %d exited after %d requests", pid, requests)
 

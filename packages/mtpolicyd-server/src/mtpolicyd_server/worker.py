@@ -124,7 +124,11 @@ class ClientConnection(asyncio.Protocol):
                 request = self.waiting.popleft()
                 if len(self.waiting) < PIPELINE_LIMIT // 2:
                     self._resume_reading()
-                await self.worker.answer(self, request)
+                try:
+                    await self.worker.answer(self, request)
+                except Exception:  # a bug here must cost one connection, not the worker
+                    log.exception("[%d]: unexpected error: closing the connection", self.port)
+                    self.abort()
         finally:
             self.serving = None
         if self.peer_done or (self.close_when_idle and self.idle):
@@ -146,8 +150,7 @@ class ClientConnection(asyncio.Protocol):
     @property
     def idle(self) -> bool:
         """Nothing half-read, waiting, being answered or left to send: safe to close."""
-        return (not self.parser.pending and not self.waiting and self.serving is None
-                and not self.unsent)
+        return not self.parser.pending and not self.waiting and self.serving is None and not self.unsent
 
     @property
     def unsent(self) -> int:
@@ -192,8 +195,7 @@ class ClientConnection(asyncio.Protocol):
             self.reading_paused = True
 
     def _resume_reading(self) -> None:
-        if (self.reading_paused and not self.writing_paused and self.transport is not None
-                and not self.closed):
+        if self.reading_paused and not self.writing_paused and self.transport is not None and not self.closed:
             self.transport.resume_reading()
             self.reading_paused = False
 
@@ -206,8 +208,9 @@ class Worker:
         self.server: ServerConfig = engine.config.server
         self.listeners = listeners
         self.status = status
-        self.limits = Limits(self.server.max_line_length, self.server.max_request_size,
-                             self.server.max_request_attributes)
+        self.limits = Limits(
+            self.server.max_line_length, self.server.max_request_size, self.server.max_request_attributes
+        )
         self.connections: set[ClientConnection] = set()
         self.accepting = True
         #: connections accepted so far: Net::Server's ``max_requests`` counts connections
@@ -265,7 +268,9 @@ class Worker:
         log.info("worker retiring (%s)", why)
         self.accepting = False
         self.status.set_state(WorkerState.DRAINING)
-        self.drain_deadline = time.monotonic() + self.server.read_timeout + (self.server.request_timeout or 60)
+        self.drain_deadline = (
+            time.monotonic() + self.server.read_timeout + (self.server.request_timeout or 60)
+        )
         for listener in self.listeners:
             if self._loop is not None:
                 self._loop.remove_reader(listener.fileno())
@@ -327,15 +332,22 @@ class Worker:
         server = self.server
         for conn in list(self.connections):
             if conn.unsent and now - conn.last_activity > server.read_timeout:
-                log.error("[%d]: client took no answer for read_timeout=%d s: closing connection",
-                          conn.port, server.read_timeout)
+                log.error(
+                    "[%d]: client took no answer for read_timeout=%d s: closing connection",
+                    conn.port,
+                    server.read_timeout,
+                )
                 conn.abort()
             elif conn.request_started is not None and now - conn.request_started > server.read_timeout:
-                log.error("[%d]: request not complete after read_timeout=%d s: closing connection",
-                          conn.port, server.read_timeout)
+                log.error(
+                    "[%d]: request not complete after read_timeout=%d s: closing connection",
+                    conn.port,
+                    server.read_timeout,
+                )
                 conn.abort()
-            elif (conn.idle and server.keepalive_timeout
-                  and now - conn.last_activity > server.keepalive_timeout):
+            elif (
+                conn.idle and server.keepalive_timeout and now - conn.last_activity > server.keepalive_timeout
+            ):
                 log.info("[%d]: keepalive timeout: closing connection", conn.port)
                 conn.close()
         if not self.accepting and now > self.drain_deadline and self.connections:
@@ -350,8 +362,11 @@ class Worker:
         """Run one request through the engine (within ``request_timeout``) and send the answer."""
         attributes = request.attributes
         if request.invalid_utf8:
-            log.warning("[%d]: instance=%s: request is not valid UTF-8; bytes kept as sent",
-                        conn.port, attributes.get("instance"))
+            log.warning(
+                "[%d]: instance=%s: request is not valid UTF-8; bytes kept as sent",
+                conn.port,
+                attributes.get("instance"),
+            )
         vhost = self.engine.vhost_for(conn.port, attributes)
         if vhost is None:
             log.error("[%d]: no virtual host defined for port %d: closing connection", conn.port, conn.port)
@@ -369,8 +384,13 @@ class Worker:
             except TimeoutError:
                 if not deadline.expired():
                     raise
-                log.warning("[%d]: %s: instance=%s: request timed out after %d s: closing connection",
-                            conn.port, vhost.name, attributes.get("instance"), self.server.request_timeout)
+                log.warning(
+                    "[%d]: %s: instance=%s: request timed out after %d s: closing connection",
+                    conn.port,
+                    vhost.name,
+                    attributes.get("instance"),
+                    self.server.request_timeout,
+                )
                 conn.close()
                 return
             except RequestFailed as error:
@@ -378,17 +398,26 @@ class Worker:
                 conn.close()
                 return
             except Exception:  # a fault in the engine must not take the other connections down
-                log.exception("%s: instance=%s: unexpected error: closing connection",
-                              vhost.name, attributes.get("instance"))
+                log.exception(
+                    "%s: instance=%s: unexpected error: closing connection",
+                    vhost.name,
+                    attributes.get("instance"),
+                )
                 conn.close()
                 return
             finally:
                 self._end_request()
         conn.send(encode_reply(result))
         elapsed_ms = round((time.monotonic() - started) * 1000)
-        log.warning("%s: instance=%s, type=%s, t=%dms, plugin=%s, result=%s", vhost.name,
-                    attributes.get("instance", ""), attributes.get("request", ""), elapsed_ms,
-                    result.last_match or "", result.as_log())
+        log.warning(
+            "%s: instance=%s, type=%s, t=%dms, plugin=%s, result=%s",
+            vhost.name,
+            attributes.get("instance", ""),
+            attributes.get("request", ""),
+            elapsed_ms,
+            result.last_match or "",
+            result.as_log(),
+        )
 
     def _begin_request(self) -> None:
         self.in_flight += 1

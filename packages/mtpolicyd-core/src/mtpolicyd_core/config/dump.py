@@ -66,9 +66,7 @@ def _block_name(name: str) -> str:
     """The name as written in a start tag: bare when that reads back the same, else quoted."""
     if any(part in name for part in ("#", "/*", "*/", "<<", "\n")):
         raise ValueError(f"cannot write block name {name!r} in Config::General syntax")
-    bare_ok = (
-        name == name.strip(WHITESPACE) and not name.startswith('"') and not name.endswith("/")
-    )
+    bare_ok = name == name.strip(WHITESPACE) and not name.startswith('"') and not name.endswith("/")
     if bare_ok:
         return name
     if '"' in name or not name:

@@ -33,9 +33,15 @@ log = logging.getLogger("mtpolicyd.config")
 
 #: Globals that exist only in 1.x: their presence makes a file 1.x.
 ONE_X_GLOBALS = (
-    "db_dsn", "db_user", "db_password",
-    "memcached_servers", "memcached_namespace", "memcached_expire",
-    "session_lock_wait", "session_lock_max_retry", "session_lock_timeout",
+    "db_dsn",
+    "db_user",
+    "db_password",
+    "memcached_servers",
+    "memcached_namespace",
+    "memcached_expire",
+    "session_lock_wait",
+    "session_lock_max_retry",
+    "session_lock_timeout",
 )
 #: Blocks that exist only in 2.x: their presence makes a file 2.x.
 TWO_X_BLOCKS = ("Connection", "SessionCache")
@@ -43,15 +49,35 @@ TWO_X_BLOCKS = ("Connection", "SessionCache")
 _SERVER_TEXT = ("user", "group", "pid_file", "log_file", "chroot")
 _SERVER_NAMES = ("syslog_ident", "syslog_facility", "host", "program_name")
 _SERVER_INTEGERS = (
-    "log_level", "min_servers", "min_spare_servers", "max_spare_servers", "max_servers", "max_requests",
-    "request_timeout", "keepalive_timeout", "max_keepalive",
-    "max_line_length", "max_request_size", "max_request_attributes", "read_timeout",
-    "max_concurrent_requests", "worker_threads", "dns_cache_size", "dns_cache_max_ttl",
+    "log_level",
+    "min_servers",
+    "min_spare_servers",
+    "max_spare_servers",
+    "max_servers",
+    "max_requests",
+    "request_timeout",
+    "keepalive_timeout",
+    "max_keepalive",
+    "max_line_length",
+    "max_request_size",
+    "max_request_attributes",
+    "read_timeout",
+    "max_concurrent_requests",
+    "worker_threads",
+    "dns_cache_size",
+    "dns_cache_max_ttl",
 )
 _SESSION_POLICY = ("config_dialect", "session_failure", "session_failure_action")
 KNOWN_GLOBALS = frozenset(
-    (*_SERVER_TEXT, *_SERVER_NAMES, *_SERVER_INTEGERS, "port", "vhost_by_policy_context",
-     *_SESSION_POLICY, *ONE_X_GLOBALS)
+    (
+        *_SERVER_TEXT,
+        *_SERVER_NAMES,
+        *_SERVER_INTEGERS,
+        "port",
+        "vhost_by_policy_context",
+        *_SESSION_POLICY,
+        *ONE_X_GLOBALS,
+    )
 )
 _FAILURE_MODES = ("close", "continue", "action")
 _PORT = re.compile(r"(?:(.+):)?(\d+)")
@@ -194,8 +220,14 @@ class _Reader:
                 f' "max_servers" ({server.max_servers})',
                 at("min_servers"),
             )
-        positive = ("max_line_length", "max_request_size", "max_request_attributes", "read_timeout",
-                    "max_concurrent_requests", "worker_threads")
+        positive = (
+            "max_line_length",
+            "max_request_size",
+            "max_request_attributes",
+            "read_timeout",
+            "max_concurrent_requests",
+            "worker_threads",
+        )
         for key in positive:
             if getattr(server, key) <= 0:
                 raise _error(f"{key} must be a positive integer", at(key))
@@ -207,6 +239,7 @@ class _Reader:
 
     def _failure_policy(self, block: Block | None) -> tuple[SessionFailureMode, str]:
         """``failure_mode``/``failure_action`` in ``<SessionCache>`` win over the globals."""
+
         def pick(block_key: str, global_key: str) -> Setting | None:
             return (block.setting(block_key) if block else None) or self.root.setting(global_key)
 
@@ -252,14 +285,20 @@ class _Reader:
         mode, action = self._failure_policy(None)
         numbers: dict[str, Any] = {
             field: _integer(setting)
-            for field, key in (("expire", "memcached_expire"), ("lock_wait", "session_lock_wait"),
-                               ("lock_max_retry", "session_lock_max_retry"),
-                               ("lock_timeout", "session_lock_timeout"))
+            for field, key in (
+                ("expire", "memcached_expire"),
+                ("lock_wait", "session_lock_wait"),
+                ("lock_max_retry", "session_lock_max_retry"),
+                ("lock_timeout", "session_lock_timeout"),
+            )
             if (setting := root.setting(key)) is not None
         }
         session_cache = SessionCacheConfig(
-            module="Memcached", connection="memcached", namespace=namespace,
-            failure_mode=mode, failure_action=action,
+            module="Memcached",
+            connection="memcached",
+            namespace=namespace,
+            failure_mode=mode,
+            failure_action=action,
         )
         session_cache = replace(session_cache, **numbers)
         return tuple(connections), session_cache
@@ -341,7 +380,7 @@ class _Reader:
             raise _error(f"<VirtualHost {port}>: the port must be a number", where)
         name = block.get("name")
         if name is None:
-            raise _error(f"<VirtualHost {port}> needs a name: name = \"...\"", where)
+            raise _error(f'<VirtualHost {port}> needs a name: name = "..."', where)
         plugins = tuple(block.blocks("Plugin"))
         if not plugins:
             raise _error(f"no <Plugin> defined for <VirtualHost> on port {port}!", where)
@@ -352,8 +391,13 @@ class _Reader:
         for nested in block.blocks():
             if nested.kind != "Plugin":
                 self.warn(nested.location, f"<VirtualHost {port}>: unknown block <{nested.kind}> ignored")
-        return VirtualHostConfig(port=port, name=name, plugins=plugins, location=where,
-                                 parallel_dns=parallel_dns is not None and _on(parallel_dns))
+        return VirtualHostConfig(
+            port=port,
+            name=name,
+            plugins=plugins,
+            location=where,
+            parallel_dns=parallel_dns is not None and _on(parallel_dns),
+        )
 
 
 def _on(setting: Setting) -> bool:
@@ -373,4 +417,3 @@ def _ports(setting: Setting) -> tuple[str, ...]:
         if not _PORT.fullmatch(entry):
             raise _error(f"port: {entry!r} is not [host:]port", setting.location)
     return entries
-

@@ -227,7 +227,7 @@ def _heredoc_body(lines: list[str], indent: str) -> str:
     """Join here-doc lines; an indented terminator removes that indent from each line."""
     if not indent:
         return "\n".join(lines)
-    return "".join((line[len(indent):] if line.startswith(indent) else line) + "\n" for line in lines)
+    return "".join((line[len(indent) :] if line.startswith(indent) else line) + "\n" for line in lines)
 
 
 def _clean_value(value: str) -> str:

@@ -50,8 +50,13 @@ class LdapConnection:
         try:
             tls = ldap3.Tls(validate=ssl.CERT_REQUIRED) if self.starttls else None
             server = ldap3.Server(self.host, port=self.port, connect_timeout=self.timeout, tls=tls)
-            connection = ldap3.Connection(server, user=self.binddn, password=self.password,
-                                          receive_timeout=self.timeout, raise_exceptions=True)
+            connection = ldap3.Connection(
+                server,
+                user=self.binddn,
+                password=self.password,
+                receive_timeout=self.timeout,
+                raise_exceptions=True,
+            )
             connection.open()
             if self.starttls:
                 connection.start_tls()

@@ -84,13 +84,16 @@ class MemcachedConnection:
         HashClient over them, where a failed server raises at once and rejoins after DEAD_TIMEOUT."""
         if self._client is None:
             servers = parse_servers(self.servers)
-            common = {"connect_timeout": self.timeout, "timeout": self.timeout,
-                      "key_prefix": self.namespace.encode(), "default_noreply": False}
+            common = {
+                "connect_timeout": self.timeout,
+                "timeout": self.timeout,
+                "key_prefix": self.namespace.encode(),
+                "default_noreply": False,
+            }
             if len(servers) == 1:
                 self._client = Client(servers[0], **common)
             else:
-                self._client = HashClient(servers, retry_attempts=0, dead_timeout=DEAD_TIMEOUT,
-                                          **common)
+                self._client = HashClient(servers, retry_attempts=0, dead_timeout=DEAD_TIMEOUT, **common)
         return self._client
 
     async def get(self, key: str) -> bytes | None:
@@ -101,14 +104,16 @@ class MemcachedConnection:
     async def set(self, key: str, value: bytes, ttl: int) -> None:
         """Store ``value`` at ``key`` for ``ttl`` seconds (0: no expiry)."""
         stored = once_more_if_stale(
-            lambda: self.handle.set(memcached_key(key), value, expire=ttl, noreply=False))
+            lambda: self.handle.set(memcached_key(key), value, expire=ttl, noreply=False)
+        )
         if not stored:
             raise MemcacheError(f"memcached refused to store {key}")
 
     async def add(self, key: str, value: bytes, ttl: int) -> bool:
         """Store ``value`` only if ``key`` holds nothing; whether it did."""
-        return bool(once_more_if_stale(
-            lambda: self.handle.add(memcached_key(key), value, expire=ttl, noreply=False)))
+        return bool(
+            once_more_if_stale(lambda: self.handle.add(memcached_key(key), value, expire=ttl, noreply=False))
+        )
 
     async def delete(self, key: str) -> None:
         """Remove ``key``."""

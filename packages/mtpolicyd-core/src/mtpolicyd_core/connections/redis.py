@@ -37,14 +37,18 @@ class RedisConnection:
         """The client (connections opened on use in the running loop); it reconnects after a failure."""
         if self._client is None:
             # one immediate retry covers a pooled connection the server closed; no back-off sleeps
-            common = {"db": self.db, "password": self.password, "socket_timeout": self.timeout,
-                      "socket_connect_timeout": self.timeout, "retry": Retry(NoBackoff(), 1)}
+            common = {
+                "db": self.db,
+                "password": self.password,
+                "socket_timeout": self.timeout,
+                "socket_connect_timeout": self.timeout,
+                "retry": Retry(NoBackoff(), 1),
+            }
             if self.sock:
                 self._client = redis.asyncio.Redis(unix_socket_path=self.sock, **common)  # type: ignore[arg-type]
             else:
                 host, _, port = self.server.rpartition(":")
-                self._client = redis.asyncio.Redis(host=host or self.server, port=int(port or 6379),
-                                                   **common)  # type: ignore[arg-type]
+                self._client = redis.asyncio.Redis(host=host or self.server, port=int(port or 6379), **common)  # type: ignore[arg-type]
         return self._client
 
     async def get(self, key: str) -> bytes | None:

@@ -28,8 +28,11 @@ def engine_url(config: ConnectionConfig) -> URL:
     url_text = config.options.get("url")
     if not url_text:
         where = config.location
-        raise ConfigError(f"connection {config.name}: Sql needs a dsn (or url)",
-                          where.file if where else None, where.line if where else None)
+        raise ConfigError(
+            f"connection {config.name}: Sql needs a dsn (or url)",
+            where.file if where else None,
+            where.line if where else None,
+        )
     url = make_url(url_text)
     if config.options.get("user"):
         url = url.set(username=config.options["user"])

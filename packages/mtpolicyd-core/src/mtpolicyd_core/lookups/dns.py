@@ -63,7 +63,9 @@ def listing_info(listing: Sequence[str]) -> str | None:
 class Blocklist:
     """Queries one DNS list zone (``domain``) like Mail::RBL: the first A record, then its TXT records."""
 
-    def __init__(self, domain: str, resolver: DnsResolver, logger: logging.LoggerAdapter[logging.Logger]) -> None:
+    def __init__(
+        self, domain: str, resolver: DnsResolver, logger: logging.LoggerAdapter[logging.Logger]
+    ) -> None:
         self.domain = domain
         self.resolver = resolver
         self.logger = logger

@@ -92,7 +92,9 @@ class DnsResolver:
     async def query(self, name: str, rdtype: int) -> DnsAnswer:
         """The records of ``rdtype`` at ``name``; NXDOMAIN and no data are empty answers."""
         try:
-            answer = await self._resolver.resolve(name, dns.rdatatype.RdataType(rdtype), search=False, raise_on_no_answer=False)
+            answer = await self._resolver.resolve(
+                name, dns.rdatatype.RdataType(rdtype), search=False, raise_on_no_answer=False
+            )
         except dns.resolver.NXDOMAIN:
             return DnsAnswer(3, ())
         except dns.exception.DNSException as error:

@@ -70,7 +70,9 @@ class CtIpRep(Switchable, Scoring, Plugin):
         ip = request.attr("client_address")
         if ip is None:
             raise ValueError("no client_address in request!")
-        verdict, refid = await request.do_cached(f"{self.name}-result", lambda: self.in_thread(self.classify, ip))
+        verdict, refid = await request.do_cached(
+            f"{self.name}-result", lambda: self.in_thread(self.classify, ip)
+        )
         if verdict == "accept":
             self.debug(request, "CtIpRep: sender IP is ok")
             return []

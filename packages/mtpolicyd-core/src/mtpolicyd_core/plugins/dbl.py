@@ -83,7 +83,9 @@ class DBL(Switchable, ModeAnswers, Scoring, Plugin):
             if score is not None and not request.is_already_done(f"{self.name}-{check}-score"):
                 self.add_score(request, f"{self.name}-{check}", score)
             answer = self.mode_results(
-                self.get_uc(request, f"{check}_mode"), self.reject_action(check, hostname, info), accept_modes=()
+                self.get_uc(request, f"{check}_mode"),
+                self.reject_action(check, hostname, info),
+                accept_modes=(),
             )
             if answer:
                 return answer

@@ -44,6 +44,7 @@ class GeoIPLookup(Plugin):
 
     async def run(self, request: Request) -> list[PluginResult]:
         ip = request.attr("client_address")
+
         async def lookup() -> list[str | None]:
             return [await self.in_thread(self.country_code, ip)]
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import cast
 
-from mtpolicyd_core.connections.memcached import MemcachedConnection
+from mtpolicyd_core.connections.key_value import KeyValueStore
 from mtpolicyd_core.options import INT, NUM, STR, Option, maybe
 from mtpolicyd_core.perl.comma_list import comma_list
 from mtpolicyd_core.perl.regex import perl_search
@@ -47,11 +48,9 @@ class Honeypot(Switchable, Scoring, NestedChain, UsesConnections, Plugin):
         """The trap address patterns."""
         return comma_list(self.recipients_re)
 
-    def store(self) -> MemcachedConnection:
+    def store(self) -> KeyValueStore:
         """The memcached connection (mtpolicyd 2.05 has none in 2.x and fails; we use ``memcached``)."""
-        connection = self.connection_of("memcached")
-        assert isinstance(connection, MemcachedConnection)
-        return connection
+        return cast(KeyValueStore, self.connection_of("memcached"))
 
     def is_trap(self, recipient: str | None) -> bool:
         """Whether the recipient is a trap address."""

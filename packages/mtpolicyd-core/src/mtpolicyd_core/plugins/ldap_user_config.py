@@ -73,7 +73,9 @@ class LdapUserConfig(UsesConnections, Plugin):
         try:
             connection = self.connection_of("ldap")
             assert isinstance(connection, LdapConnection)
-            entries = await self.in_thread(connection.search, self.basedn, search_filter, self.attribute_names)
+            entries = await self.in_thread(
+                connection.search, self.basedn, search_filter, self.attribute_names
+            )
         except Exception as error:  # any LDAP failure: logged, the chain goes on as in the original
             self.debug(request, f"ldap search failed: {error}")
             return None

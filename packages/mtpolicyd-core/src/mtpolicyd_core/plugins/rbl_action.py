@@ -46,4 +46,6 @@ class RBLAction(Switchable, ModeAnswers, Scoring, Plugin):
         self.debug(request, f"{address} match regex {self.re_match}")
         if self.score is not None and not request.is_already_done(f"rbl-{self.name}-score"):
             self.add_score(request, self.name, self.score)
-        return self.mode_results(mode, rbl_reject_action(self.reject_message, ip or "", listing_info(listing)))
+        return self.mode_results(
+            mode, rbl_reject_action(self.reject_message, ip or "", listing_info(listing))
+        )

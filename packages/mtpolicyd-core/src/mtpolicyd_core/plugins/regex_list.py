@@ -61,6 +61,7 @@ class RegexList(Switchable, Scoring, NestedChain, Plugin):
             self.debug(request, f"no attribute '{self.key}' in request")
             return []
         text = perl_str(value)
+
         async def first_match() -> list[str]:
             return self.first_match(request, text)
 

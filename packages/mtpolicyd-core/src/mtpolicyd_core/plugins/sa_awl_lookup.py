@@ -66,7 +66,9 @@ class SaAwlLookup(Plugin):
         ip = request.attr("client_address")
         if sender is None or ip is None:
             return []
-        found = await request.do_cached(f"sa-awl-{self.name}-result", lambda: self.in_thread(self.query, sender, ip))
+        found = await request.do_cached(
+            f"sa-awl-{self.name}-result", lambda: self.in_thread(self.query, sender, ip)
+        )
         if len(found) < 2 or found[0] is None or found[1] is None:
             self.debug(request, f"no AWL record for {sender}/{ip} found")
             return []

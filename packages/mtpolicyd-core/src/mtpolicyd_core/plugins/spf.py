@@ -116,7 +116,9 @@ class SPF(Switchable, ModeAnswers, Scoring, Plugin):
         if self.whitelisted.contains(ip):
             return
         for scope, identity, helo in self.checks(request):
-            request.start_lookup(f"{self.name}-{scope}", functools.partial(self.evaluate, scope, identity, ip, helo))
+            request.start_lookup(
+                f"{self.name}-{scope}", functools.partial(self.evaluate, scope, identity, ip, helo)
+            )
 
     async def evaluate(self, scope: str, identity: str, ip: str, helo: str | None) -> SpfResult:
         """One evaluation by pyspf, on the thread pool (pyspf blocks on DNS)."""

@@ -36,8 +36,9 @@ def build_session_cache(config: SessionCacheConfig, connections: ConnectionPool)
     if config.module == "None":
         return NoSessionCache()
     if config.module not in BACKENDS:
-        raise _config_error(config, f"could not load SessionCache {config.module}"
-                                    f" (known: None, {', '.join(BACKENDS)})")
+        raise _config_error(
+            config, f"could not load SessionCache {config.module} (known: None, {', '.join(BACKENDS)})"
+        )
     connection_class, make_backend = BACKENDS[config.module]
     name = config.connection or config.options.get(config.module.lower()) or config.module.lower()
     try:
@@ -45,8 +46,9 @@ def build_session_cache(config: SessionCacheConfig, connections: ConnectionPool)
     except ConnectionUnavailable:
         raise _config_error(config, f"SessionCache {config.module}: no connection named {name}") from None
     if not isinstance(connection, connection_class):
-        raise _config_error(config, f"SessionCache {config.module}: connection {name} is not a"
-                                    f" {config.module} connection")
+        raise _config_error(
+            config, f"SessionCache {config.module}: connection {name} is not a {config.module} connection"
+        )
     if isinstance(connection, MemcachedConnection):
         # the memcached client already prefixes its connection's namespace (plugins share it): not twice
         config = replace(config, namespace=config.namespace.removeprefix(connection.namespace))

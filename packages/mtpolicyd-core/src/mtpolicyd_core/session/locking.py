@@ -67,8 +67,12 @@ def lock_attempts(max_retry: int) -> range:
 class LockingSessionCache:
     """A SessionCache over any KeyValueBackend: lock ``<ns>lock_<instance>``, data ``<ns><instance>``."""
 
-    def __init__(self, backend: KeyValueBackend, config: SessionCacheConfig,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        backend: KeyValueBackend,
+        config: SessionCacheConfig,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.backend = backend
         self.config = config
         self._sleep = sleep

@@ -31,7 +31,8 @@ WRITE_ATTEMPTS = 5
 def session_table(name: str) -> Table:
     """``key`` (unique), ``value`` (session JSON or lock token), ``expires`` (epoch milliseconds)."""
     return Table(
-        name, MetaData(),
+        name,
+        MetaData(),
         Column("key", String(255), primary_key=True),
         Column("value", LargeBinary(2**24 - 1), nullable=False),
         Column("expires", BigInteger, nullable=False, index=True),
@@ -89,9 +90,11 @@ class SqlBackend:
         """
         now = now_ms()
         row = {"key": key, "value": token.encode(), "expires": now + ttl * 1000}
-        takeover = (self.table.update()
-                    .where(and_(self.table.c.key == key, self.table.c.expires < now))
-                    .values(value=row["value"], expires=row["expires"]))
+        takeover = (
+            self.table.update()
+            .where(and_(self.table.c.key == key, self.table.c.expires < now))
+            .values(value=row["value"], expires=row["expires"])
+        )
         try:
             try:
                 async with self.transaction() as conn:
@@ -119,13 +122,15 @@ class SqlBackend:
 
     async def delete_lock(self, key: str, token: str) -> None:
         """DELETE the lock row while it holds our token."""
-        await self._write(self.table.delete().where(
-            and_(self.table.c.key == key, self.table.c.value == token.encode())))
+        await self._write(
+            self.table.delete().where(and_(self.table.c.key == key, self.table.c.value == token.encode()))
+        )
 
     async def get(self, key: str) -> bytes | None:
         """The value of an unexpired row."""
         query = sqlalchemy.select(self.table.c.value).where(
-            and_(self.table.c.key == key, self.table.c.expires >= now_ms()))
+            and_(self.table.c.key == key, self.table.c.expires >= now_ms())
+        )
         async with self.transaction() as conn:
             value = (await conn.execute(query)).scalar()
         return None if value is None else bytes(value)

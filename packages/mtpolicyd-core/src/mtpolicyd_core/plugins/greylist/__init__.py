@@ -166,6 +166,7 @@ class Greylist(Switchable, Scoring, SqlTables, Plugin):
         )
         triplet = ",".join(part or "" for part in (sender, client_address, recipient))
         if self.use_autowl and self.query_autowl:
+
             async def autowl() -> list[int]:
                 return [await self.is_autowl(request, sender, client_address)]
 
@@ -221,6 +222,7 @@ class Greylist(Switchable, Scoring, SqlTables, Plugin):
         if self.dialect == "1":
             assert isinstance(self.awl, SqlAwl)
             awl = self.awl
+
             async def row() -> list[Any]:
                 return [await awl.row(domain, client_address)]
 

@@ -92,7 +92,9 @@ class SqlAwl:
         return row.get("count")
 
     async def create(self, sender_domain: str | None, client_ip: str | None) -> None:
-        await self.run_sql(f"INSERT INTO {self.table} VALUES(NULL, ?, ?, 1, {now()})", sender_domain, client_ip)
+        await self.run_sql(
+            f"INSERT INTO {self.table} VALUES(NULL, ?, ?, 1, {now()})", sender_domain, client_ip
+        )
 
     async def incr(self, sender_domain: str | None, client_ip: str | None) -> None:
         await self.run_sql(
@@ -108,7 +110,9 @@ class SqlAwl:
 
     async def expire(self) -> None:
         """Delete rows not seen within ``autowl_expire_days``."""
-        await self.run_sql(f"DELETE FROM {self.table} WHERE ? > last_seen + ?", now(), ONE_DAY * self.expire_days)
+        await self.run_sql(
+            f"DELETE FROM {self.table} WHERE ? > last_seen + ?", now(), ONE_DAY * self.expire_days
+        )
 
 
 class RedisAwl:
