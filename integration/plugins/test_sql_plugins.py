@@ -3,6 +3,7 @@ Accounting/Quota also differentially against the Perl original (Debian 2.05)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -82,15 +83,17 @@ def run_sql(server: MariaDBServer, database: str, *statements: str) -> None:
             cursor.execute(statement)
 
 
-def plugin_on(server: MariaDBServer, database: str, module: str, **settings: str) -> Plugin:
-    """A plugin built in-process on a real ``db`` connection."""
+async def plugin_on(server: MariaDBServer, database: str, module: str, **settings: str) -> Plugin:
+    """A plugin built in-process on a real ``db`` connection, started (its tables created)."""
     where = Location("test.conf", 1)
     connection = ConnectionConfig("db", "Sql", {"url": server.url_for(database)})
     pool = ConnectionPool([connection])
     block = Block(
         "Plugin", "p", where, tuple(Setting(k, v, where) for k, v in {"module": module, **settings}.items())
     )
-    return build_chain([block], PluginContext("test", "2", pool, build_chain)).plugins[0]
+    chain = build_chain([block], PluginContext("test", "2", pool, build_chain))
+    await chain.startup()
+    return chain.plugins[0]
 
 
 def daemon_values(server: MariaDBServer, database: str) -> dict[str, str]:
@@ -103,24 +106,24 @@ WHITELIST = [
 ]
 
 
-def test_sql_list_default_query_uses_mariadb_inet_aton(
+async def test_sql_list_default_query_uses_mariadb_inet_aton(
     mariadb_server: MariaDBServer, databases: dict[str, str]
 ) -> None:
     run_sql(mariadb_server, databases["unit"], *WHITELIST)
-    plugin = plugin_on(
+    plugin = await plugin_on(
         mariadb_server, databases["unit"], "SqlList", match_action="accept", not_match_action="reject"
     )
-    assert plugin.run(Request({"client_address": "192.0.2.1"}, {})) == [PluginResult("accept", abort=True)]
-    assert plugin.run(Request({"client_address": "192.0.2.2"}, {})) == [PluginResult("reject", abort=True)]
+    assert await plugin.run(Request({"client_address": "192.0.2.1"}, {})) == [PluginResult("accept", abort=True)]
+    assert await plugin.run(Request({"client_address": "192.0.2.2"}, {})) == [PluginResult("reject", abort=True)]
 
 
-def test_sql_list_binds_placeholders_with_percent_signs_on_mariadb(
+async def test_sql_list_binds_placeholders_with_percent_signs_on_mariadb(
     mariadb_server: MariaDBServer, databases: dict[str, str]
 ) -> None:
     run_sql(
         mariadb_server, databases["unit"], "CREATE TABLE l (v VARCHAR(64))", "INSERT INTO l VALUES ('a%b?')"
     )
-    plugin = plugin_on(
+    plugin = await plugin_on(
         mariadb_server,
         databases["unit"],
         "SqlList",
@@ -128,11 +131,11 @@ def test_sql_list_binds_placeholders_with_percent_signs_on_mariadb(
         field="sender",
         match_action="accept",
     )
-    assert plugin.run(Request({"sender": "a%b?"}, {})) == [PluginResult("accept", abort=True)]
-    assert plugin.run(Request({"sender": "a%b"}, {})) == []
+    assert await plugin.run(Request({"sender": "a%b?"}, {})) == [PluginResult("accept", abort=True)]
+    assert await plugin.run(Request({"sender": "a%b"}, {})) == []
 
 
-def test_sql_user_config_reads_json_from_mariadb(
+async def test_sql_user_config_reads_json_from_mariadb(
     mariadb_server: MariaDBServer, databases: dict[str, str]
 ) -> None:
     config = json.dumps({"greylisting": "off"})
@@ -143,20 +146,20 @@ def test_sql_user_config_reads_json_from_mariadb(
         f"INSERT INTO user_config VALUES ('user@example.com', '{config}')",
     )
     session: dict[str, object] = {}
-    plugin_on(mariadb_server, databases["unit"], "SqlUserConfig").run(
+    await (await plugin_on(mariadb_server, databases["unit"], "SqlUserConfig")).run(
         Request({"recipient": "user@example.com"}, session)
     )
     assert session == {"greylisting": "off"}
 
 
-def test_accounting_creates_myisam_tables_on_mariadb(
+async def test_accounting_creates_myisam_tables_on_mariadb(
     mariadb_server: MariaDBServer, databases: dict[str, str]
 ) -> None:
-    plugin = plugin_on(
+    plugin = await plugin_on(
         mariadb_server, databases["unit"], "Accounting", fields="client_address", mysql_engine="InnoDB"
     )
     for _ in range(3):
-        plugin.run(Request(rcpt("192.0.2.7", size="100", recipient_count="2"), None))
+        await plugin.run(Request(rcpt("192.0.2.7", size="100", recipient_count="2"), None))
     engine = create_engine(mariadb_server.url_for(databases["unit"]))
     with engine.connect() as conn:
         row = conn.execute(text("SELECT count, count_rcpt, size, size_rcpt FROM acct_client_address")).one()
@@ -274,15 +277,20 @@ def engine_answers(config: str, values: dict[str, str], requests: list[dict[str,
     text_ = config.replace("{port}", "12345")
     for key, value in values.items():
         text_ = text_.replace("{" + key + "}", value)
-    engine = PolicyEngine(load_config_text(text_))
+    return asyncio.run(answers_of(PolicyEngine(load_config_text(text_)), requests))
+
+
+async def answers_of(engine: PolicyEngine, requests: list[dict[str, str]]) -> list[list[str]]:
+    """Start the engine, answer ``requests`` in turn, close it."""
+    await engine.startup()
     vhost = engine.vhosts[0]
     try:
         return [
-            engine.process(vhost, attributes).as_policyd_response().split("\n")[:-2]
+            (await engine.process(vhost, attributes)).as_policyd_response().split("\n")[:-2]
             for attributes in requests
         ]
     finally:
-        engine.close()
+        await engine.aclose()
 
 
 def test_accounting_and_quota_engine_gives_the_originals_answers(

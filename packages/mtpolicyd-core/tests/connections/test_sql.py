@@ -38,7 +38,7 @@ def test_sqlite_waits_for_its_write_lock_and_shares_one_in_memory_database() -> 
 
 
 def test_mariadb_checks_connections_and_times_out_connecting() -> None:
-    arguments = engine_arguments(make_url("mysql+aiomysql://h/db"), 5.0)
+    arguments = engine_arguments(make_url("mysql+asyncmy://h/db"), 5.0)
     assert arguments["pool_pre_ping"] is True
     assert arguments["connect_args"]["connect_timeout"] == 5
 
@@ -46,9 +46,9 @@ def test_mariadb_checks_connections_and_times_out_connecting() -> None:
 @pytest.mark.parametrize(
     ("configured", "used"),
     [
-        ("mysql+pymysql://h/db", "mysql+aiomysql"),
-        ("mariadb+pymysql://h/db", "mariadb+aiomysql"),
-        ("mysql://h/db", "mysql+aiomysql"),
+        ("mysql+pymysql://h/db", "mysql+asyncmy"),
+        ("mariadb+pymysql://h/db", "mariadb+asyncmy"),
+        ("mysql://h/db", "mysql+asyncmy"),
         ("sqlite:///x.sqlite", "sqlite+aiosqlite"),
         ("postgresql://h/db", "postgresql+asyncpg"),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -149,3 +150,23 @@ async def test_reconnect_forgets_inherited_locks_and_reopens_back_end() -> None:
     await cache.store({"_instance": "abc"})
     assert ("reconnect", "") in backend.calls
     assert "lock_abc" in backend.data
+
+
+async def test_requests_of_one_mail_in_one_worker_queue_instead_of_failing() -> None:
+    backend = FakeBackend()
+    cache = make_cache(backend, lock_max_retry=2)
+    first = await cache.retrieve("abc")
+    second = asyncio.ensure_future(cache.retrieve("abc"))
+    await asyncio.sleep(0)
+    assert not second.done()
+    assert [call for call in backend.calls if call[0] == "add_lock"] == [("add_lock", "lock_abc")]
+    first["n"] = 1
+    await cache.store(first)
+    assert await second == {"_instance": "abc", "n": 1}
+
+
+async def test_queued_request_of_one_mail_gives_up_after_lock_timeout() -> None:
+    cache = make_cache(FakeBackend(), lock_timeout=0)
+    await cache.retrieve("abc")
+    with pytest.raises(SessionLockError):
+        await cache.retrieve("abc")

@@ -1,4 +1,4 @@
-"""``<Connection> module = "Sql"``: a SQLAlchemy asyncio engine (MariaDB/MySQL via aiomysql, SQLite via
+"""``<Connection> module = "Sql"``: a SQLAlchemy asyncio engine (MariaDB/MySQL via asyncmy, SQLite via
 aiosqlite, …). Configured URLs name the synchronous drivers (as a translated Perl DSN does); the
 engine uses the asyncio driver of the same database."""
 
@@ -20,7 +20,7 @@ from mtpolicyd_core.errors import ConfigError
 #: seconds to connect, to wait for an answer or for SQLite's write lock: far below the request timeout
 DEFAULT_TIMEOUT = 5.0
 #: database backend → the asyncio driver its engine uses
-ASYNC_DRIVERS = {"mysql": "aiomysql", "mariadb": "aiomysql", "sqlite": "aiosqlite", "postgresql": "asyncpg"}
+ASYNC_DRIVERS = {"mysql": "asyncmy", "mariadb": "asyncmy", "sqlite": "aiosqlite", "postgresql": "asyncpg"}
 
 
 def engine_url(config: ConnectionConfig) -> URL:
@@ -42,7 +42,7 @@ def engine_url(config: ConnectionConfig) -> URL:
 
 
 def async_url(url: URL) -> URL:
-    """The same database through its asyncio driver (``mysql+pymysql`` → ``mysql+aiomysql`` …)."""
+    """The same database through its asyncio driver (``mysql+pymysql`` → ``mysql+asyncmy`` …)."""
     driver = ASYNC_DRIVERS.get(url.get_backend_name())
     return url if driver is None else url.set(drivername=f"{url.get_backend_name()}+{driver}")
 

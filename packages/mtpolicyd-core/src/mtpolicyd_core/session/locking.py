@@ -98,8 +98,16 @@ class LockingSessionCache:
             ) from error
 
     async def retrieve(self, instance: str) -> Session:
-        """Take the lock (in this worker, then with the original's retries in the back-end), then load."""
-        await self._local.acquire(instance)
+        """Take the lock (in this worker, then with the original's retries in the back-end), then load.
+
+        Waiting behind a request of the same mail in this worker ends after ``lock_timeout``, when
+        the holder's back-end lock would have expired anyway.
+        """
+        try:
+            async with asyncio.timeout(self.config.lock_timeout):
+                await self._local.acquire(instance)
+        except TimeoutError:
+            raise SessionLockError(instance) from None
         try:
             token = secrets.token_hex(8)
             await self._acquire(instance, token)
