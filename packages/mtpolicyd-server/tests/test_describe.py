@@ -85,3 +85,10 @@ def test_describe_lists_config_and_plugin_warnings() -> None:
 
 def test_describe_is_stable() -> None:
     assert describe() == describe()
+
+
+def test_describe_shows_the_resolver_and_each_vhost_parallel_dns_switch() -> None:
+    text = describe()
+    assert "# DNS resolver of each worker" in text
+    assert "nameservers " in text
+    assert "  parallel_dns = off\n" in text

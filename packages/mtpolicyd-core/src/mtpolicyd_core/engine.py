@@ -34,11 +34,13 @@ class RequestFailed(Exception):
 class PolicyEngine:
     """Vhosts, connections, the DNS resolver, the thread pool and the session cache of one config."""
 
-    def __init__(self, config: Config, session_cache: SessionCache | None = None) -> None:
+    def __init__(
+        self, config: Config, session_cache: SessionCache | None = None, dns: DnsResolver | None = None
+    ) -> None:
         self.config = config
         self.connections = ConnectionPool(config.connections)
         self.blocking = BlockingCalls(config.server.worker_threads)
-        self.dns = DnsResolver()
+        self.dns = dns or DnsResolver()
         self.warnings: list[str] = []
         self.vhosts: tuple[VirtualHost, ...] = tuple(self._build_vhosts())
         self._by_port = {vhost.port: vhost for vhost in self.vhosts}

@@ -279,10 +279,22 @@ def test_server_globals_are_read() -> None:
         ("min_servers = 30\nmax_servers = 20\nmax_spare_servers = 10\n", '"min_servers" .30. must not be', 1),
         ("port = 12345,abc\n", "port: 'abc' is not", 1),
         ("read_timeout = 0\n", "read_timeout must be a positive integer", 1),
+        ("max_concurrent_requests = 0\n", "max_concurrent_requests must be a positive integer", 1),
+        ("worker_threads = 0\n", "worker_threads must be a positive integer", 1),
+        ("dns_cache_size = -1\n", "dns_cache_size must not be negative", 1),
     ],
 )
 def test_server_validation(text: str, message: str, line: int) -> None:
     fails(text, message, line)
+
+
+def test_concurrency_settings_have_defaults_and_can_be_set() -> None:
+    assert (load("").server.max_concurrent_requests, load("").server.worker_threads) == (100, 16)
+    server = load(
+        "max_concurrent_requests = 7\nworker_threads = 3\ndns_cache_size = 0\ndns_cache_max_ttl = 60\n"
+    ).server
+    assert (server.max_concurrent_requests, server.worker_threads) == (7, 3)
+    assert (server.dns_cache_size, server.dns_cache_max_ttl) == (0, 60)
 
 
 def test_unknown_global_is_a_warning_not_an_error() -> None:
@@ -326,6 +338,26 @@ def test_vhost_validation(text: str, message: str, line: int | None) -> None:
 def test_unknown_vhost_option_is_a_warning() -> None:
     config = load_config_text(VHOST.replace('name = "reputation"', 'name = "r"\ncolour = x'), "test.conf")
     assert config.warnings == ("test.conf line 4: <VirtualHost 12345>: unknown option colour ignored",)
+
+
+@pytest.mark.parametrize(
+    ("value", "parallel"), [("on", True), ("yes", True), ("1", True), ("off", False), ("0", False)]
+)
+def test_parallel_dns_is_a_vhost_switch(value: str, parallel: bool) -> None:
+    config = load_config_text(
+        VHOST.replace('name = "reputation"', f"name = r\nparallel_dns = {value}"), "test.conf"
+    )
+    assert config.vhosts[0].parallel_dns is parallel
+    assert config.warnings == ()
+
+
+def test_parallel_dns_is_off_by_default_and_rejects_other_words() -> None:
+    assert load_config_text(VHOST, "test.conf").vhosts[0].parallel_dns is False
+    with pytest.raises(ConfigError, match="parallel_dns must be on or off, not 'sometimes'") as error:
+        load_config_text(
+            VHOST.replace('name = "reputation"', "name = r\nparallel_dns = sometimes"), "test.conf"
+        )
+    assert error.value.line == 4
 
 
 # -- the upstream example configs ------------------------------------------------------

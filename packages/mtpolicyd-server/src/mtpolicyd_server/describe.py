@@ -32,9 +32,15 @@ def describe_engine(engine: PolicyEngine) -> str:
         lines.append(_line(0, shown_as, _value(getattr(config.server, field.name))))
     lines += ["", "# connections", *_connections(config.connections)]
     lines += ["", "# session cache", *_session_cache(config.session_cache)]
+    lines += [
+        "",
+        "# DNS resolver of each worker (dns_cache_size and dns_cache_max_ttl above)",
+        f"# {engine.dns.describe()}",
+    ]
     for vhost_config, vhost in zip(config.vhosts, engine.vhosts, strict=True):
         lines += ["", f"<VirtualHost {vhost.port}>{_where(vhost_config.location)}"]
         lines.append(_line(1, "name", quote_value(vhost.name)))
+        lines.append(_line(1, "parallel_dns", "on" if vhost.parallel_dns else "off"))
         lines += _plugins(vhost_config.plugins, vhost.chain.plugins, 1)
         lines.append("</VirtualHost>")
     warnings = [*config.warnings, *engine.warnings]
