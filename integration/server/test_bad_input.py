@@ -104,8 +104,9 @@ def test_slow_client_is_cut_off_at_read_timeout(daemon: MtpolicydDaemon, good: P
 
 def test_client_that_never_reads_its_answers(daemon: MtpolicydDaemon, good: PolicyConnection) -> None:
     flood = b"request=smtpd_access_policy\ninstance=flood\nclient_address=192.0.2.1\n\n" * 200_000
-    # sendall blocks once both socket buffers are full, until the daemon closes the connection
-    with socket.create_connection((daemon.host, daemon.port), timeout=20) as sock, \
+    # sendall blocks once both socket buffers are full, until the daemon closes the connection; filling
+    # the kernel's buffers (megabytes of answers) takes a while on a busy machine: a generous timeout
+    with socket.create_connection((daemon.host, daemon.port), timeout=120) as sock, \
             contextlib.suppress(OSError):
         sock.sendall(flood)
     daemon.wait_for_log("client took no answer for read_timeout=3 s: closing connection")

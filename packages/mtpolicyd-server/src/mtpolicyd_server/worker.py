@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import time
@@ -162,11 +163,10 @@ class ClientConnection(asyncio.Protocol):
         sock = None if self.transport is None else self.transport.get_extra_info("socket")
         if sock is None:
             return False
-        try:
-            return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError:
+        try:  # a duplicate descriptor: uvloop's transport sockets refuse recv()
+            with socket.socket(fileno=os.dup(sock.fileno())) as peek:
+                return bool(peek.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except OSError:  # nothing to read (EAGAIN), or the connection is gone
             return False
 
     def close(self) -> None:
@@ -277,8 +277,12 @@ class Worker:
             listener.close()
         for conn in list(self.connections):
             conn.close_when_idle = True
-            if conn.idle and not conn.has_unread_request():
-                conn.close()
+            try:
+                if conn.idle and not conn.has_unread_request():
+                    conn.close()
+            except Exception:  # one connection's fault must not stop the retirement
+                log.exception("[%d]: unexpected error while retiring: closing the connection", conn.port)
+                conn.abort()
         self._check_drained()
 
     def _check_drained(self) -> None:
@@ -331,7 +335,7 @@ class Worker:
     def _expire(self, now: float) -> None:
         server = self.server
         for conn in list(self.connections):
-            if conn.unsent and now - conn.last_activity > server.read_timeout:
+            if (conn.writing_paused or conn.unsent) and now - conn.last_activity > server.read_timeout:
                 log.error(
                     "[%d]: client took no answer for read_timeout=%d s: closing connection",
                     conn.port,
