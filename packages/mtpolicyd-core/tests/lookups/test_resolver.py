@@ -243,6 +243,26 @@ def test_queries_spread_over_the_socket_pool_and_sockets_are_renewed(run):
     run(scenario)
 
 
+def test_a_renewed_socket_still_takes_the_answers_it_waits_for(run):
+    async def scenario() -> None:
+        server = await started()
+        server.faults.hold = True
+        resolver = DnsResolver(config(server), sockets_per_server=1, queries_per_socket=1)
+        names = ["2.0.0.127.bl.test", "alias.test", "real.test"]
+        tasks = [asyncio.ensure_future(resolver.query(name, A)) for name in names]
+        await server.wait_for_queries(3)
+        assert len({query.source_port for query in server.queries}) == 3
+        server.release()
+        answers = await asyncio.gather(*tasks)
+        assert [answer.values for answer in answers] == [
+            ["127.0.0.2"], ["127.0.0.5", "127.0.0.6"], ["127.0.0.5", "127.0.0.6"],
+        ]  # fmt: skip
+        await resolver.aclose()
+        await server.close()
+
+    run(scenario)
+
+
 # --- what a resolver must not believe ---------------------------------------------------------
 
 

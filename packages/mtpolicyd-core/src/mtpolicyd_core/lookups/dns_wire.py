@@ -11,6 +11,7 @@ import ipaddress
 import re
 import socket
 import struct
+from itertools import chain
 from typing import NamedTuple
 
 #: record types decoded into values; others keep their raw rdata
@@ -43,8 +44,8 @@ _SOA_TIMERS = struct.Struct("!IIIII")
 _LENGTH_PREFIX = tuple(bytes((length,)) for length in range(MAX_LABEL_LENGTH + 1))
 #: bytes a label shows escaped (dnspython's and Net::DNS's set), besides the unprintable ones
 _ESCAPED = frozenset(b'"().;\\@$')
-#: what a name needs escaped besides dots inside labels (found by counting the dots)
-_NEEDS_ESCAPE = re.compile(rb'[^\x21-\x7e]|["();\\@$]')
+#: bytes a label shows as they are, and the dot between labels (a dot inside one is found by counting)
+_PLAIN = bytes(byte for byte in range(0x21, 0x7F) if byte not in _ESCAPED) + b"."
 _ESCAPE_IN_TEXT = re.compile(r"\\(?:([0-9]{3})|([^0-9]))", re.DOTALL)
 
 
@@ -144,8 +145,9 @@ def encode_name(name: str) -> bytes:
         labels = (name[:-1] if name.endswith(".") else name).encode().split(b".")
     if not all(labels):
         raise ValueError(f"empty label in DNS name {name!r}")
-    try:
-        wire = b"".join([_LENGTH_PREFIX[len(label)] + label for label in labels]) + b"\x00"
+    try:  # each label after its length byte, interleaved without a Python loop
+        prefixes = map(_LENGTH_PREFIX.__getitem__, map(len, labels))
+        wire = b"".join(chain.from_iterable(zip(prefixes, labels, strict=True))) + b"\x00"
     except IndexError:
         raise ValueError(f"label longer than {MAX_LABEL_LENGTH} bytes in DNS name {name!r}") from None
     if len(wire) > MAX_NAME_LENGTH:
@@ -300,15 +302,14 @@ def _read_name(data: bytes, position: int, names: _Names) -> tuple[str, int]:
     resume = -1
     while True:
         length = data[position]
-        if length == 0:
-            wire_length += position - segment
-            position += 1
-            break
         if length < 64:
-            labels.append(data[position + 1 : position + 1 + length])
-            position += 1 + length  # past the end: the next data[position] raises IndexError
-            if position - segment >= MAX_NAME_LENGTH:
-                raise DnsWireError(f"name longer than {MAX_NAME_LENGTH} bytes")
+            if not length:
+                wire_length += position - segment
+                position += 1
+                break
+            stop = position + 1 + length
+            labels.append(data[position + 1 : stop])
+            position = stop  # past the end: the next data[position] raises IndexError
             continue
         if length < 0xC0:
             raise DnsWireError(f"unknown label type 0x{length:02x}")
@@ -326,7 +327,7 @@ def _read_name(data: bytes, position: int, names: _Names) -> tuple[str, int]:
             wire_length += suffix_length - 1
             break
         start = segment = position = target
-    if wire_length > MAX_NAME_LENGTH:
+    if wire_length > MAX_NAME_LENGTH:  # (the walk is bounded by the message's size meanwhile)
         raise DnsWireError(f"name of {wire_length} bytes is longer than {MAX_NAME_LENGTH}")
     if suffix is None or suffix == ".":
         text = _labels_text(labels)
@@ -343,7 +344,7 @@ def _labels_text(labels: list[bytes]) -> str:
     if not labels:
         return "."
     joined = b".".join(labels)
-    if _NEEDS_ESCAPE.search(joined) is None and joined.count(b".") == len(labels) - 1:
+    if not joined.translate(None, _PLAIN) and joined.count(b".") == len(labels) - 1:
         return joined.decode("ascii")
     return ".".join(_escaped_label(label) for label in labels)
 
