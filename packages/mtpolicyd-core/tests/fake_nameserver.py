@@ -202,10 +202,13 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         self.server.datagram_received(data, addr)
 
 
-async def start_nameservers(records: Records, count: int, **options: object) -> list[FakeNameserver]:
-    """``count`` servers on 127.0.0.1, 127.0.0.2 … sharing one port (resolvers use one port for all)."""
+async def start_nameservers(
+    records: Records, count: int, hosts: Sequence[str] = (), **options: object
+) -> list[FakeNameserver]:
+    """``count`` servers on 127.0.0.1, 127.0.0.2 … (or ``hosts``) sharing one port, as resolvers
+    use one port for all name servers."""
+    hosts = hosts or [f"127.0.0.{number + 1}" for number in range(count)]
     for _ in range(20):
-        hosts = [f"127.0.0.{number + 1}" for number in range(count)]
         servers = [FakeNameserver(records, host=host, **options) for host in hosts]  # type: ignore[arg-type]
         started: list[FakeNameserver] = []
         try:

@@ -379,6 +379,17 @@ def test_unreachable_nameserver_is_skipped_without_waiting(run):
     run(scenario)
 
 
+def test_ipv6_nameserver(run):
+    async def scenario() -> None:
+        (server,) = await start_nameservers(RECORDS, 1, hosts=["::1"])
+        resolver = DnsResolver(config(server))
+        assert (await resolver.query("2.0.0.127.bl.test", A)).values == ["127.0.0.2"]
+        await resolver.aclose()
+        await server.close()
+
+    run(scenario)
+
+
 def test_truncated_answer_is_asked_again_over_tcp(run):
     async def scenario() -> None:
         server = await started()

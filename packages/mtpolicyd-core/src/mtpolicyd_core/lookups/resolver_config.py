@@ -51,13 +51,19 @@ class ResolverConfig:
 
     @classmethod
     def from_system(
-        cls, environ: Mapping[str, str] | None = None, resolv_conf: Path = RESOLV_CONF, **cache: Any
+        cls,
+        environ: Mapping[str, str] | None = None,
+        resolv_conf: Path = RESOLV_CONF,
+        cache_size: int = DEFAULT_MAX_ENTRIES,
+        max_cache_ttl: int = DEFAULT_MAX_TTL,
     ) -> ResolverConfig:
         """Settings from ``resolv_conf`` and ``RES_NAMESERVERS``/``RES_OPTIONS`` in ``environ``
-        (default ``os.environ``); ``cache`` may set ``cache_size`` and ``max_cache_ttl``."""
+        (default ``os.environ``), with the given cache bounds."""
         env = os.environ if environ is None else environ
         file_servers, file_options = _read_resolv_conf(resolv_conf)
-        settings: dict[str, Any] = {"nameservers": file_servers, **cache}
+        settings: dict[str, Any] = {
+            "nameservers": file_servers, "cache_size": cache_size, "max_cache_ttl": max_cache_ttl,
+        }  # fmt: skip
         _apply_options(settings, file_options, str(resolv_conf))
         env_servers = _addresses(env.get("RES_NAMESERVERS", "").split(), "RES_NAMESERVERS")
         if env_servers:
