@@ -11,7 +11,6 @@ import dns.query
 import dns.rdatatype
 import dns.resolver
 import pytest
-import uvloop
 from mtpolicyd_core.lookups.dns_wire import NOERROR, NXDOMAIN, TXT, A
 from mtpolicyd_core.lookups.resolver import DnsResolver
 from mtpolicyd_core.lookups.resolver_config import ResolverConfig
@@ -24,7 +23,6 @@ ZONES = {
     "192.0.2.2\n"
     "192.0.2.3 :127.0.0.3:two words; and (more)\n",
 }
-LOOPS: dict[str, Callable[[Coroutine[Any, Any, None]], None]] = {"asyncio": asyncio.run, "uvloop": uvloop.run}
 
 
 class Clock:
@@ -83,7 +81,14 @@ def test_nxdomain_is_cached_for_the_zones_negative_ttl(rbldnsd_server):
     assert negative_ttl == 45
 
 
-@pytest.mark.parametrize("loop", sorted(LOOPS))
+def run_on(loop: str) -> Callable[[Coroutine[Any, Any, None]], None]:
+    """``asyncio.run`` or ``uvloop.run`` (uvloop is what the workers use when it is installed)."""
+    if loop == "uvloop":
+        return pytest.importorskip("uvloop", reason="uvloop is not installed").run  # type: ignore[no-any-return]
+    return asyncio.run
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_500_concurrent_queries_are_all_answered_right(rbldnsd_server, loop):
     listed = {number: f"127.1.{number >> 8}.{number & 255}" for number in range(0, 500, 2)}
     data = "".join(
@@ -102,4 +107,4 @@ def test_500_concurrent_queries_are_all_answered_right(rbldnsd_server, loop):
                 assert (answer.rcode, answer.values) == (NXDOMAIN, []), number
         await resolver.aclose()
 
-    LOOPS[loop](scenario())
+    run_on(loop)(scenario())
