@@ -18,6 +18,7 @@ from mtpolicyd_core.connections.memcached_errors import MemcachedConnectionError
 from mtpolicyd_core.connections.memcached_pool import MemcachedPool
 from mtpolicyd_core.connections.memcached_protocol import MemcachedClient
 
+from integration.fixtures.containers import ContainerProcess
 from integration.fixtures.memcached import MemcachedServer
 
 TIMEOUT = 1.0
@@ -78,20 +79,22 @@ def wait_until_stopped(pid: int, timeout: float = 10.0) -> None:
 @contextlib.contextmanager
 def stopped(server: MemcachedServer) -> Iterator[None]:
     """The server SIGSTOPped (Docker: paused): alive, accepting connections, answering nothing."""
-    pid = server.process.pid
-    container = None if pid else server.process.container.get_wrapped_container()  # type: ignore[union-attr]
-    if pid:
-        os.killpg(pid, signal.SIGSTOP)
-        wait_until_stopped(pid)
-    else:
+    process = server.process
+    if isinstance(process, ContainerProcess):
+        container = process.container.get_wrapped_container()
         container.pause()
+        try:
+            yield
+        finally:
+            container.unpause()
+        return
+    assert process.pid is not None
+    os.killpg(process.pid, signal.SIGSTOP)
     try:
+        wait_until_stopped(process.pid)
         yield
     finally:
-        if pid:
-            os.killpg(pid, signal.SIGCONT)
-        else:
-            container.unpause()
+        os.killpg(process.pid, signal.SIGCONT)
 
 
 def test_every_command_against_memcached(memcached_server: MemcachedServer, run: Callable[..., None]) -> None:

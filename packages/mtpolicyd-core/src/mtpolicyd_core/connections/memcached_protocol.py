@@ -91,8 +91,8 @@ class PipelinedConnection(asyncio.Protocol):
         #: no command may be sent any more: the connection is closed or closing
         self.closed = False
         #: done when the transport is gone
-        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._loop = asyncio.get_running_loop()
+        self.lost: asyncio.Future[None] = self._loop.create_future()
         self._slot_waiters = slot_waiters
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
@@ -254,6 +254,8 @@ class MemcachedClient:
     at most ``timeout`` seconds. A command that was sent on a connection the server then closed
     (memcached restarted) is sent once more on a new connection — except ``incr`` and ``decr``,
     which must not count twice; a repeated ``add`` or ``delete`` at worst reports False.
+    Nothing connects before the first command; the connection belongs to that command's loop, so
+    a client serves one loop (a pre-forked worker makes its own) and is closed with ``aclose()``.
     """
 
     def __init__(
@@ -276,7 +278,6 @@ class MemcachedClient:
         if not is_key_text(namespace) or len(namespace.encode()) >= MAX_KEY_LENGTH:
             raise MemcachedKeyError(f"cannot take namespace {namespace[:300]!r} in keys", self.address)
         self._prefix = namespace.encode()
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._connection: PipelinedConnection | None = None
         self._connecting: asyncio.Task[PipelinedConnection] | None = None
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
@@ -359,7 +360,7 @@ class MemcachedClient:
 
     async def _run(self, command: bytes, expect: Expect, resend: bool = True) -> Any:
         """Send ``command`` and wait for its answer; once more if the server closed the connection."""
-        deadline = (self._loop or asyncio.get_running_loop()).time() + self.timeout
+        deadline = asyncio.get_running_loop().time() + self.timeout
         connection = self._connection
         if connection is None or connection.closed or len(connection.pending) >= self.max_in_flight:
             connection = await self._ready(deadline)
@@ -394,8 +395,7 @@ class MemcachedClient:
     async def _connected(self) -> PipelinedConnection:
         """Open the connection, once for every command waiting for it."""
         if self._connecting is None:
-            self._loop = asyncio.get_running_loop()
-            self._connecting = self._loop.create_task(self._connect())
+            self._connecting = asyncio.get_running_loop().create_task(self._connect())
             self._connecting.add_done_callback(_retrieve_exception)
         return await asyncio.shield(self._connecting)
 
