@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -19,7 +21,13 @@ from mtpolicyd_core.connections.memcached_errors import (
     MemcachedServerError,
     MemcachedTimeout,
 )
-from mtpolicyd_core.connections.memcached_protocol import MemcachedClient
+from mtpolicyd_core.connections.memcached_protocol import (
+    DELETE_ANSWERS,
+    STORE_ANSWERS,
+    Expect,
+    MemcachedClient,
+    PipelinedConnection,
+)
 
 pytestmark = pytest.mark.usefixtures("any_event_loop")
 Scenario = Callable[[FakeMemcached, MemcachedClient], Awaitable[None]]
@@ -307,6 +315,60 @@ def test_incr_delta_outside_64_bits_is_refused() -> None:
 
 
 # --- answers never paired with the wrong command -------------------------------------------------
+
+
+class RecordingTransport(asyncio.Transport):
+    """Keeps what is written; never sends anything."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+        self.aborted = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written.append(bytes(data))
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+KEYS = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=20).map(str.encode)
+VALUES = st.binary(max_size=40) | st.sampled_from([b"", b"\r\nEND\r\n", b"VALUE k 0 1\r\nx\r\nEND\r\n"])
+#: (what the command expects, the answer on the wire, the command's result)
+ANSWERS = st.one_of(
+    st.tuples(KEYS, VALUES).map(
+        lambda kv: (kv[0], b"VALUE %b 0 %d\r\n%b\r\nEND\r\n" % (kv[0], len(kv[1]), kv[1]), kv[1])
+    ),
+    KEYS.map(lambda key: (key, b"END\r\n", None)),
+    st.sampled_from(sorted(STORE_ANSWERS.items())).map(
+        lambda item: (STORE_ANSWERS, item[0] + b"\r\n", item[1])
+    ),
+    st.sampled_from(sorted(DELETE_ANSWERS.items())).map(
+        lambda item: (DELETE_ANSWERS, item[0] + b"\r\n", item[1])
+    ),
+    st.integers(0, 2**64 - 1).map(lambda number: (None, b"%d\r\n" % number, number)),
+    st.just((None, b"NOT_FOUND\r\n", None)),
+)
+
+
+@given(answers=st.lists(ANSWERS, min_size=1, max_size=30), cuts=st.lists(st.integers(0, 2000), max_size=60))
+def test_answers_split_anywhere_resolve_their_own_commands(
+    answers: list[tuple[Expect, bytes, Any]], cuts: list[int]
+) -> None:
+    async def scenario() -> None:
+        connection = PipelinedConnection("fake:1", 60.0, deque())
+        connection.connection_made(RecordingTransport())
+        deadline = asyncio.get_running_loop().time() + 60
+        futures = [connection.send(b"command", expect, deadline) for expect, _, _ in answers]
+        stream = b"".join(wire for _, wire, _ in answers)
+        bounds = sorted({0, len(stream), *(cut for cut in cuts if cut < len(stream))})
+        for start, end in itertools.pairwise(bounds):
+            connection.data_received(stream[start:end])
+        assert [future.result() for future in futures] == [result for _, _, result in answers]
+        assert not connection.pending and not connection.closed
+
+    asyncio.run(scenario())
+
 
 COMMAND_KINDS = ["get", "get_missing", "set", "add_existing", "delete", "incr", "touch_missing"]
 

@@ -130,7 +130,8 @@ class PipelinedConnection(asyncio.Protocol):
             return
         if used < len(data):
             self._buffer += memoryview(data)[used:]
-        self._wake(answered)
+        if self._slot_waiters:
+            self._wake(answered)
 
     def _parse(self, data: bytes) -> tuple[int, int]:
         """Resolve pending commands from the complete answers in ``data``: (bytes used, answers)."""
