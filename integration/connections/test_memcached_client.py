@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import select
 import signal
 import socket
 import time
@@ -22,6 +23,8 @@ from integration.fixtures.containers import ContainerProcess
 from integration.fixtures.memcached import MemcachedServer
 
 TIMEOUT = 1.0
+#: seconds for commands in tests that are not about timeouts: they must not depend on time
+GENEROUS = 10.0
 #: far below the 50 x TIMEOUT that 50 commands timing out one after another would take
 CONCURRENT_TIMEOUTS_BOUND = 10 * TIMEOUT
 _namespaces = itertools.count(1)
@@ -76,30 +79,42 @@ def wait_until_stopped(pid: int, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-@contextlib.contextmanager
-def stopped(server: MemcachedServer) -> Iterator[None]:
-    """The server SIGSTOPped (Docker: paused): alive, accepting connections, answering nothing."""
+def freeze(server: MemcachedServer) -> None:
+    """SIGSTOP the server (Docker: pause it): alive, accepting connections, answering nothing."""
     process = server.process
     if isinstance(process, ContainerProcess):
-        container = process.container.get_wrapped_container()
-        container.pause()
-        try:
-            yield
-        finally:
-            container.unpause()
+        process.container.get_wrapped_container().pause()
         return
     assert process.pid is not None
     os.killpg(process.pid, signal.SIGSTOP)
+    wait_until_stopped(process.pid)
+
+
+def thaw(server: MemcachedServer) -> None:
+    """SIGCONT the frozen server (Docker: unpause it)."""
+    process = server.process
+    if isinstance(process, ContainerProcess):
+        process.container.get_wrapped_container().unpause()
+        return
+    assert process.pid is not None
+    os.killpg(process.pid, signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def stopped(server: MemcachedServer) -> Iterator[None]:
+    """The server frozen for the ``with`` block."""
+    freeze(server)
     try:
-        wait_until_stopped(process.pid)
         yield
     finally:
-        os.killpg(process.pid, signal.SIGCONT)
+        thaw(server)
 
 
 def test_every_command_against_memcached(memcached_server: MemcachedServer, run: Callable[..., None]) -> None:
     async def scenario() -> None:
-        client = MemcachedClient(memcached_server.host, memcached_server.port, namespace=namespace())
+        client = MemcachedClient(
+            memcached_server.host, memcached_server.port, namespace=namespace(), timeout=GENEROUS
+        )
         assert await client.get("k") is None
         assert await client.set("k", b"a\r\nEND\r\n\0", 60) is True
         assert await client.get("k") == b"a\r\nEND\r\n\0"
@@ -125,7 +140,9 @@ def test_every_command_against_memcached(memcached_server: MemcachedServer, run:
 
 def test_expired_keys_are_gone(memcached_server: MemcachedServer, run: Callable[..., None]) -> None:
     async def scenario() -> None:
-        client = MemcachedClient(memcached_server.host, memcached_server.port, namespace=namespace())
+        client = MemcachedClient(
+            memcached_server.host, memcached_server.port, namespace=namespace(), timeout=GENEROUS
+        )
         assert await client.set("short", b"v", -1) is True  # a negative lifetime expires at once
         assert await client.get("short") is None
         await client.aclose()
@@ -139,10 +156,42 @@ def test_flush_all_drops_every_key(
     server = memcached_factory()
 
     async def scenario() -> None:
-        client = MemcachedClient(server.host, server.port)
+        client = MemcachedClient(server.host, server.port, timeout=GENEROUS)
         await client.set("k", b"v")
         await client.flush_all()
         assert await client.get("k") is None
+        await client.aclose()
+
+    run(scenario())
+
+
+def test_answer_that_arrived_while_a_callback_blocked_the_loop_is_not_a_timeout(
+    memcached_factory: Callable[[], MemcachedServer], run: Callable[..., None]
+) -> None:
+    """The deadline passes while a callback blocks the loop, but the answer came in meanwhile: the
+    loop reads it before the deadline timer runs, so the command succeeds."""
+    server = memcached_factory()
+
+    async def scenario() -> None:
+        client = MemcachedClient(server.host, server.port, timeout=0.2)
+        assert await client.set("k", b"v") is True
+        freeze(server)
+        loop = asyncio.get_running_loop()
+        command = asyncio.ensure_future(client.get("k"))
+        await asyncio.sleep(0)  # the get is sent to the stopped server
+        deadline = loop.time() + client.timeout
+        connection = client._connection
+        assert connection is not None and connection._transport is not None
+        answered_socket = connection._transport.get_extra_info("socket").fileno()
+
+        def blocking_callback() -> None:
+            thaw(server)
+            select.select([answered_socket], [], [], 30)  # memcached answered ...
+            while loop.time() <= deadline:  # ... and the deadline passes, all while the loop is blocked
+                time.sleep(0.05)
+
+        asyncio.get_running_loop().call_later(0.05, blocking_callback)
+        assert await command == b"v"
         await client.aclose()
 
     run(scenario())
@@ -156,7 +205,11 @@ def test_thousand_concurrent_commands_pipelined_on_one_connection(
 
     async def scenario() -> None:
         client = MemcachedClient(
-            memcached_server.host, memcached_server.port, namespace=namespace(), max_in_flight=max_in_flight
+            memcached_server.host,
+            memcached_server.port,
+            namespace=namespace(),
+            timeout=GENEROUS,
+            max_in_flight=max_in_flight,
         )
         keys = [f"key-{i}" for i in range(1000)]
         stored = await asyncio.gather(*(client.set(key, f"value of {key}".encode(), 60) for key in keys))
@@ -192,6 +245,7 @@ def test_stopped_server_fails_pending_commands_together_then_works_again(
             elapsed = time.monotonic() - started
             assert [type(result) for result in results] == [MemcachedTimeout] * 50
             assert elapsed < CONCURRENT_TIMEOUTS_BOUND
+        client.timeout = GENEROUS
         # the server may still run the set it had received before the connection was reset
         assert await client.get("k") in (b"before", b"during")
         assert await client.set("k", b"after") is True
@@ -207,7 +261,7 @@ def test_killed_then_restarted_server_is_used_again(
     server = memcached_factory()
 
     async def scenario() -> None:
-        client = MemcachedClient(server.host, server.port)
+        client = MemcachedClient(server.host, server.port, timeout=GENEROUS)
         assert await client.set("k", b"v") is True
         server.kill()
         with pytest.raises(MemcachedConnectionError, match="could not connect"):
@@ -230,7 +284,9 @@ def test_pool_goes_on_without_a_killed_server_and_takes_it_back(
     victim = servers[0]
 
     async def scenario() -> None:
-        pool = MemcachedPool(", ".join(server.address for server in servers), dead_retry=1.0)
+        pool = MemcachedPool(
+            ", ".join(server.address for server in servers), timeout=GENEROUS, dead_retry=1.0
+        )
         keys = [f"key-{i}" for i in range(60)]
         assert await asyncio.gather(*(pool.set(key, b"first") for key in keys)) == [True] * 60
         on_victim = [key for key in keys if pool.client_for(key).port == victim.port]

@@ -25,6 +25,8 @@ COMMANDS = ["get", "set", "add", "replace", "delete", "incr", "decr", "touch", "
 
 
 ON_ANY_LOOP = pytest.mark.usefixtures("any_event_loop")
+#: seconds: tests that are not about timeouts do not depend on time
+GENEROUS = 10.0
 
 
 class Clock:
@@ -105,7 +107,7 @@ def test_pool_is_made_without_a_loop_and_describes_itself() -> None:
 @ON_ANY_LOOP
 def test_commands_go_to_the_server_of_their_key_with_the_namespace() -> None:
     async def scenario(fakes: list[FakeMemcached]) -> None:
-        pool = MemcachedPool(servers_of(fakes), namespace="mt-")
+        pool = MemcachedPool(servers_of(fakes), timeout=GENEROUS, namespace="mt-")
         keys = [f"k{i}" for i in range(30)]
         assert all(await asyncio.gather(*(pool.set(key, key.encode()) for key in keys)))
         for key in keys:
@@ -131,7 +133,7 @@ def test_commands_go_to_the_server_of_their_key_with_the_namespace() -> None:
 def test_failed_server_is_left_out_its_keys_remapped_then_tried_again() -> None:
     async def scenario(fakes: list[FakeMemcached]) -> None:
         clock = Clock()
-        pool = MemcachedPool(servers_of(fakes), dead_retry=1.0, clock=clock)
+        pool = MemcachedPool(servers_of(fakes), timeout=GENEROUS, dead_retry=1.0, clock=clock)
         failing = fakes[0]
         key = key_on(pool, failing)
         assert await pool.set(key, b"before") is True
@@ -162,6 +164,7 @@ def test_stalled_server_is_left_out_after_its_timeout() -> None:
         results = await asyncio.gather(*(pool.get(key) for _ in range(10)), return_exceptions=True)
         assert all(isinstance(result, MemcachedTimeout) for result in results)
         assert pool.client_for(key).port != stalled.port
+        pool.client_for(key).timeout = GENEROUS
         assert await pool.get(key) is None
         await pool.aclose()
 
@@ -171,7 +174,7 @@ def test_stalled_server_is_left_out_after_its_timeout() -> None:
 @ON_ANY_LOOP
 def test_when_every_server_failed_commands_fail_at_once() -> None:
     async def scenario(fakes: list[FakeMemcached]) -> None:
-        pool = MemcachedPool(servers_of(fakes), clock=Clock())
+        pool = MemcachedPool(servers_of(fakes), timeout=GENEROUS, clock=Clock())
         for fake in fakes:
             await fake.stop()
             with pytest.raises(MemcachedConnectionError, match="could not connect"):
@@ -186,7 +189,7 @@ def test_when_every_server_failed_commands_fail_at_once() -> None:
 @ON_ANY_LOOP
 def test_one_server_is_never_left_out() -> None:
     async def scenario(fakes: list[FakeMemcached]) -> None:
-        pool = MemcachedPool(servers_of(fakes), clock=Clock())
+        pool = MemcachedPool(servers_of(fakes), timeout=GENEROUS, clock=Clock())
         await fakes[0].stop()
         for _ in range(2):
             with pytest.raises(MemcachedConnectionError, match="could not connect"):
@@ -201,7 +204,7 @@ def test_one_server_is_never_left_out() -> None:
 @ON_ANY_LOOP
 def test_server_error_and_bad_key_do_not_leave_the_server_out() -> None:
     async def scenario(fakes: list[FakeMemcached]) -> None:
-        pool = MemcachedPool(servers_of(fakes), clock=Clock())
+        pool = MemcachedPool(servers_of(fakes), timeout=GENEROUS, clock=Clock())
         key = key_on(pool, fakes[0])
         fakes[0].script.append(b"SERVER_ERROR out of memory storing object\r\n")
         with pytest.raises(MemcachedServerError):

@@ -34,7 +34,9 @@ Scenario = Callable[[FakeMemcached, MemcachedClient], Awaitable[None]]
 
 
 def run(scenario: Scenario, **options: Any) -> None:
-    """Run ``scenario(fake, client)`` in a fresh loop; the client talks to the fake."""
+    """Run ``scenario(fake, client)`` in a fresh loop; the client talks to the fake (with a timeout of
+    10 s unless given: only tests about timeouts depend on time)."""
+    options.setdefault("timeout", 10.0)
 
     async def main() -> None:
         async with FakeMemcached() as fake:
@@ -120,7 +122,7 @@ def test_answers_split_into_small_reads_are_put_together() -> None:
         values = await asyncio.gather(client.get("big"), client.incr("missing"), client.get("nothing"))
         assert list(values) == [bytes(range(256)) * 20, None, None]
 
-    run(scenario, timeout=10)
+    run(scenario)
 
 
 def test_commands_beyond_max_in_flight_wait_for_answers() -> None:
@@ -143,6 +145,7 @@ def test_timeout_fails_every_pending_command_and_the_next_command_reconnects() -
         assert all(isinstance(result, MemcachedTimeout) for result in results)
         assert "no answer within 0.2 s" in str(results[0])
         fake.resume()  # the stale answers go to the closed connection
+        client.timeout = 10.0
         assert await client.get("k") == b"v"
         assert fake.connections == 2
 
@@ -274,9 +277,10 @@ def test_connect_that_hangs_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
         results = await asyncio.gather(*(client.get("k") for _ in range(5)), return_exceptions=True)
         assert [type(result) for result in results] == [MemcachedTimeout] * 5
         monkeypatch.undo()
+        client.connect_timeout = 10.0
         assert await client.get("k") is None
 
-    run(scenario, timeout=0.3, connect_timeout=0.1)
+    run(scenario, connect_timeout=0.1)
 
 
 def test_cancelled_command_keeps_later_answers_in_step() -> None:

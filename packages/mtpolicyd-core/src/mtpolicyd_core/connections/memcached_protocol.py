@@ -29,7 +29,8 @@ DEFAULT_TIMEOUT: Final = 1.0
 DEFAULT_MAX_IN_FLIGHT: Final = 256
 MAX_KEY_LENGTH: Final = 250
 MAX_DELTA: Final = 2**64 - 1
-#: after a deadline passed, one more I/O poll may still deliver answers (the loop may have been busy)
+#: seconds between finding the oldest command overdue and giving up on it: one more loop pass reads
+#: answers that came while the loop was blocked (uvloop 0.17 runs due timers before reading sockets)
 LAST_POLL: Final = 0.001
 
 #: one-line answers → the command's result (True: done; False: not stored, not found)
