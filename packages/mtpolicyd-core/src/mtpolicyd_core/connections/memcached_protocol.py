@@ -91,8 +91,8 @@ class PipelinedConnection(asyncio.Protocol):
         self.pending: deque[Pending] = deque()
         #: no command may be sent any more: the connection is closed or closing
         self.closed = False
-        #: done when the transport is gone
         self._loop = asyncio.get_running_loop()
+        #: done when the transport is gone
         self.lost: asyncio.Future[None] = self._loop.create_future()
         self._slot_waiters = slot_waiters
         self._transport: asyncio.Transport | None = None
