@@ -6,7 +6,7 @@ import asyncio
 
 from mtpolicyd_core.config.loader import load_config_text
 from mtpolicyd_core.engine import PolicyEngine
-from mtpolicyd_core.lookups.interim_resolver import DnsAnswer
+from mtpolicyd_core.lookups.resolver import DnsAnswer
 
 TWO_VHOSTS = """
 vhost_by_policy_context = 1
@@ -121,7 +121,7 @@ class GateResolver:
             await self.release.wait()
         finally:
             self.in_flight -= 1
-        return DnsAnswer(3, ())
+        return DnsAnswer(name, rdtype, 3, ())
 
     async def aclose(self) -> None:
         """Nothing to close."""

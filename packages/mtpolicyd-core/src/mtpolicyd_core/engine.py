@@ -16,7 +16,8 @@ from mtpolicyd_core.config.model import Config
 from mtpolicyd_core.connections import ConnectionPool
 from mtpolicyd_core.errors import SessionError
 from mtpolicyd_core.log_context import request_context
-from mtpolicyd_core.lookups.interim_resolver import DnsResolver
+from mtpolicyd_core.lookups.process_resolver import ProcessResolver
+from mtpolicyd_core.lookups.resolver_config import ResolverConfig
 from mtpolicyd_core.plugin import PluginContext
 from mtpolicyd_core.request import Request, Session
 from mtpolicyd_core.result import ChainResult, PluginResult
@@ -35,12 +36,15 @@ class PolicyEngine:
     """Vhosts, connections, the DNS resolver, the thread pool and the session cache of one config."""
 
     def __init__(
-        self, config: Config, session_cache: SessionCache | None = None, dns: DnsResolver | None = None
+        self, config: Config, session_cache: SessionCache | None = None, dns: ProcessResolver | None = None
     ) -> None:
         self.config = config
         self.connections = ConnectionPool(config.connections)
         self.blocking = BlockingCalls(config.server.worker_threads)
-        self.dns = dns or DnsResolver()
+        server = config.server
+        self.dns = dns or ProcessResolver(
+            ResolverConfig.from_system(cache_size=server.dns_cache_size, max_cache_ttl=server.dns_cache_max_ttl)
+        )
         self.warnings: list[str] = []
         self.vhosts: tuple[VirtualHost, ...] = tuple(self._build_vhosts())
         self._by_port = {vhost.port: vhost for vhost in self.vhosts}
@@ -139,6 +143,7 @@ class PolicyEngine:
         """Forget the parent's back-end clients and threads in a new worker."""
         self.connections.reconnect()
         self.session_cache.reconnect()
+        self.dns.after_fork()
         self.blocking.after_fork()
 
     async def cron(self, tasks: Iterable[str]) -> None:

@@ -11,7 +11,7 @@ from mtpolicyd_core.blocking import BlockingCalls
 from mtpolicyd_core.config.model import Dialect
 from mtpolicyd_core.config.tree import Block, Location, Setting
 from mtpolicyd_core.errors import ConfigError
-from mtpolicyd_core.lookups.interim_resolver import DnsResolver
+from mtpolicyd_core.lookups.process_resolver import ProcessResolver
 from mtpolicyd_core.options import STR, Option, declared_options, maybe
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
@@ -38,7 +38,7 @@ class PluginContext:
     build_chain: ChainBuilder
     warnings: list[str] = field(default_factory=list)
     blocking: BlockingCalls = field(default_factory=BlockingCalls)
-    dns: DnsResolver = field(default_factory=DnsResolver)
+    dns: ProcessResolver = field(default_factory=ProcessResolver)
 
 
 class Plugin:

@@ -1,13 +1,13 @@
 import logging
 import time
 
-import dns.resolver
 import pytest
 from dns_fakes import FakeDnsServer
 from hypothesis import given
 from hypothesis import strategies as st
 from mtpolicyd_core.lookups.dns import Blocklist, listing_info, net_dns_txt
-from mtpolicyd_core.lookups.interim_resolver import DnsResolver, configured
+from mtpolicyd_core.lookups.process_resolver import ProcessResolver
+from mtpolicyd_core.lookups.resolver_config import ResolverConfig
 
 LOGGER = logging.LoggerAdapter(logging.getLogger("test"), {})
 ZONE = {
@@ -21,22 +21,9 @@ ZONE = {
 
 
 def blocklist(server: FakeDnsServer, domain: str = "bl.test") -> Blocklist:
-    return Blocklist(domain, DnsResolver(server.env), LOGGER)
+    return Blocklist(domain, ProcessResolver(ResolverConfig.from_system(server.env)), LOGGER)
 
 
-def test_resolver_honours_res_nameservers_and_res_options():
-    resolver = configured(
-        dns.resolver.Resolver,
-        {"RES_NAMESERVERS": "127.0.0.9 127.0.0.8", "RES_OPTIONS": "port:5353 timeout:3 attempts:2"},
-    )
-    assert [str(ns) for ns in resolver.nameservers] == ["127.0.0.9", "127.0.0.8"]
-    assert resolver.port == 5353
-    assert (resolver.timeout, resolver.lifetime) == (3.0, 6.0)
-
-
-def test_resolver_lookups_are_bounded_by_default():
-    resolver = configured(dns.resolver.Resolver, {"RES_NAMESERVERS": "127.0.0.9"})
-    assert resolver.lifetime <= 5
 
 
 async def test_listed_ip_gives_address_and_txt_text():

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-from mtpolicyd_core.lookups.dns import configured_resolver
 from mtpolicyd_core.lookups.resolver_config import ResolverConfig
 
 MISSING = Path("/nonexistent/resolv.conf")
@@ -58,14 +57,21 @@ def test_odd_option_values_are_ignored_and_zero_attempts_mean_one():
 
 
 @pytest.mark.parametrize(
-    "options", ["", "port:5353", "timeout:3 attempts:2", "retrans:4 retry:3", "attempts:0", "timeout:x"]
+    ("options", "port", "try_timeout", "lifetime"),
+    [
+        ("", 53, 1.0, 2.0),  # our bounded defaults: 1 s per try, 2 tries
+        ("port:5353", 5353, 1.0, 2.0),
+        ("timeout:3 attempts:2", 53, 3.0, 6.0),
+        ("retrans:4 retry:3", 53, 4.0, 12.0),  # Net::DNS's own spellings
+        ("attempts:0", 53, 1.0, 1.0),
+        ("timeout:x", 53, 1.0, 2.0),
+    ],
 )
-def test_same_servers_and_timeouts_as_todays_configured_resolver(options):
+def test_res_options_set_port_and_timeouts_as_net_dns_reads_them(options, port, try_timeout, lifetime):
     env = {"RES_NAMESERVERS": "127.0.0.9 127.0.0.8", "RES_OPTIONS": options}
-    today = configured_resolver(env)
     config = ResolverConfig.from_system(env, MISSING)
-    assert list(config.nameservers) == [str(server) for server in today.nameservers]
-    assert (config.port, config.try_timeout, config.lifetime) == (today.port, today.timeout, today.lifetime)
+    assert config.nameservers == ("127.0.0.9", "127.0.0.8")
+    assert (config.port, config.try_timeout, config.lifetime) == (port, try_timeout, lifetime)
 
 
 def test_cache_settings_pass_through():

@@ -1,6 +1,6 @@
 """DNS blocklist look-ups as the original's Mail::RBL does them.
 
-The resolver is the worker's (:mod:`mtpolicyd_core.lookups.interim_resolver`);
+The resolver is the worker's stub (:mod:`mtpolicyd_core.lookups.resolver`);
 a failed look-up is logged and counts as "not listed", as Net::DNS's ``query``
 returning nothing does in the original.
 """
@@ -13,7 +13,8 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
-from mtpolicyd_core.lookups.interim_resolver import DnsLookupError, DnsResolver
+from mtpolicyd_core.lookups.process_resolver import ProcessResolver
+from mtpolicyd_core.lookups.resolver import DnsLookupError
 
 #: DNS record types the lists are asked for
 A, TXT = 1, 16
@@ -64,7 +65,7 @@ class Blocklist:
     """Queries one DNS list zone (``domain``) like Mail::RBL: the first A record, then its TXT records."""
 
     def __init__(
-        self, domain: str, resolver: DnsResolver, logger: logging.LoggerAdapter[logging.Logger]
+        self, domain: str, resolver: ProcessResolver, logger: logging.LoggerAdapter[logging.Logger]
     ) -> None:
         self.domain = domain
         self.resolver = resolver
@@ -93,11 +94,11 @@ class Blocklist:
         """The record values of one type; none on NXDOMAIN, on no answer and (logged) on failure."""
         try:
             answer = await self.resolver.query(name, rdtype)
-        except DnsLookupError as error:
+        except (DnsLookupError, ValueError) as error:  # no answer, or a name DNS cannot carry
             kind = "A" if rdtype == A else "TXT"
             self.logger.warning("DNS lookup %s %s failed: %s", name, kind, error)
             return []
-        return [record.value for record in answer.records]
+        return answer.values
 
     async def _reversed_addresses(self, host: str) -> list[str]:
         """The reversed octets to query: of the address itself, or of the first address of a name."""

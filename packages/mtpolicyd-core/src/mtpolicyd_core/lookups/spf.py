@@ -9,11 +9,14 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-import dns.resolver
 import spf
+
+from mtpolicyd_core.lookups.dns_wire import AAAA, CNAME, MX, PTR, TXT, A, MxData
+from mtpolicyd_core.lookups.resolver import DnsLookupError, DnsResolver
 
 #: seconds one evaluation may spend on DNS in all
 SPF_QUERY_TIME = 5.0
@@ -62,18 +65,55 @@ class _Query(spf.query):  # type: ignore[misc]
             )
 
 
+#: pyspf's query types, as record types of the stub resolver
+_RDTYPES = {"A": A, "AAAA": AAAA, "MX": MX, "PTR": PTR, "TXT": TXT, "SPF": TXT, "CNAME": CNAME}
+#: the resolver the running evaluation (in this thread's context) looks up through
+_evaluating_with: ContextVar[DnsResolver] = ContextVar("mtpolicyd_spf_resolver")
+
+
+def _pyspf_lookup(name: str, qtype: str, strict: object = True, timeout: float = 30) -> list[Any]:
+    """pyspf's ``DNSLookup``: ``[((name, type), value), …]`` from the worker's stub resolver (with its
+    cache), CNAMEs included; answered from a pool thread while the worker's loop does the I/O."""
+    resolver = _evaluating_with.get()
+    try:
+        answer = resolver.query_from_thread(name, _RDTYPES[qtype])
+    except DnsLookupError as error:
+        raise spf.TempError(f"DNS {error}") from None
+    found: list[Any] = []
+    owner = name
+    for alias in answer.cname_chain:
+        found.append(((owner, "CNAME"), alias))
+        owner = alias
+    for value in answer.values:
+        found.append(((owner, qtype), (value.preference, value.exchange) if isinstance(value, MxData) else value))
+    return found
+
+
+spf.DNSLookup = _pyspf_lookup  # pyspf looks up through a module function: ours, for every evaluation
+
+
 @dataclass(frozen=True)
 class SpfServer:
-    """What every evaluation of one plugin shares: resolver, limits, this host and default explanation."""
+    """What every evaluation of one plugin shares: limits, this host and default explanation."""
 
-    resolver: dns.resolver.Resolver
     limits: SpfLimits
     hostname: str
     default_authority_explanation: str
 
 
-def evaluate(scope: str, identity: str, ip: str, helo: str | None, server: SpfServer) -> SpfResult:
-    """Check ``identity`` (a HELO name, or a sender address for scope `mfrom`) for ``ip``."""
+def evaluate(
+    scope: str, identity: str, ip: str, helo: str | None, server: SpfServer, resolver: DnsResolver
+) -> SpfResult:
+    """Check ``identity`` (a HELO name, or a sender address for scope `mfrom`) for ``ip``, looking up
+    through ``resolver`` (blocking: run it on a pool thread while the resolver's loop runs)."""
+    token = _evaluating_with.set(resolver)
+    try:
+        return _evaluate(scope, identity, ip, helo, server)
+    finally:
+        _evaluating_with.reset(token)
+
+
+def _evaluate(scope: str, identity: str, ip: str, helo: str | None, server: SpfServer) -> SpfResult:
     if not identity:
         raise ValueError("'identity' option must not be empty")
     try:
@@ -83,7 +123,6 @@ def evaluate(scope: str, identity: str, ip: str, helo: str | None, server: SpfSe
     domain = identity.rpartition("@")[2] if "@" in identity else identity
     domain = domain.rstrip(".").lower() if not domain.endswith("..") else domain.lower()
     sender = identity if "@" in identity else f"postmaster@{identity}"
-    dns.resolver.default_resolver = server.resolver  # pyspf asks dnspython's default resolver
     query = _Query(
         server.limits,
         i=ip,

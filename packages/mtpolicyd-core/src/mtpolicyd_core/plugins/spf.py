@@ -71,7 +71,7 @@ class SPF(Switchable, ModeAnswers, Scoring, Plugin):
         """Resolver, limits and explanation settings of this plugin's evaluations."""
         terms = self.max_dns_interactive_terms
         limits = SpfLimits(dns_interactive_terms=10 if terms is None or self.dialect == "1" else int(terms))
-        return SpfServer(self.dns.blocking, limits, self.hostname, self.default_authority_explanation)
+        return SpfServer(limits, self.hostname, self.default_authority_explanation)
 
     async def run(self, request: Request) -> list[PluginResult]:
         if not request.is_attr_defined("client_address"):
@@ -122,7 +122,7 @@ class SPF(Switchable, ModeAnswers, Scoring, Plugin):
 
     async def evaluate(self, scope: str, identity: str, ip: str, helo: str | None) -> SpfResult:
         """One evaluation by pyspf, on the thread pool (pyspf blocks on DNS)."""
-        return await self.in_thread(evaluate, scope, identity, ip, helo, self.server)
+        return await self.in_thread(evaluate, scope, identity, ip, helo, self.server, self.dns.current())
 
     async def evaluation(
         self, request: Request, scope: str, identity: str, ip: str, helo: str | None
