@@ -75,4 +75,4 @@ def test_memcached_namespace_of_the_connection_is_not_prefixed_twice(tmp_path: P
     assert isinstance(cache, LockingSessionCache)
     assert cache.lock_key("abc") == "lock_abc"
     assert isinstance(cache.backend, MemcachedBackend)
-    assert cache.backend.connection.handle.key_prefix == b"mt-"
+    assert {client.namespace for client in cache.backend.connection.handle.clients.values()} == {"mt-"}

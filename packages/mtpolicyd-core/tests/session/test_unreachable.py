@@ -9,10 +9,8 @@ from pathlib import Path
 import pytest
 from mtpolicyd_core.config.model import ConnectionConfig, SessionCacheConfig
 from mtpolicyd_core.connections import ConnectionPool
-from mtpolicyd_core.connections.memcached import once_more_if_stale
 from mtpolicyd_core.errors import SessionError
 from mtpolicyd_core.session.factory import build_session_cache
-from pymemcache.exceptions import MemcacheUnexpectedCloseError
 
 #: far beyond every back-end's own timeout: only a hang reaches it
 HANG = 60
@@ -66,16 +64,3 @@ async def test_silent_server_times_out_into_session_error(module: str, options: 
             with pytest.raises(SessionError):
                 await cache.retrieve("abc")
         await cache.aclose()
-
-
-def test_memcached_command_on_a_socket_the_server_closed_is_sent_once_more() -> None:
-    calls: list[int] = []
-
-    def command() -> str:
-        calls.append(1)
-        if len(calls) == 1:
-            raise MemcacheUnexpectedCloseError()
-        return "answer"
-
-    assert once_more_if_stale(command) == "answer"
-    assert len(calls) == 2
