@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 
 from policy_sim.generate import GeneratorSettings, StageSpec, generate_document
@@ -50,3 +51,31 @@ def test_whole_stage_scores_are_written_as_integers() -> None:
     assert StageSpec("RCPT", "a", score=1).as_document()["score"] == 1
     assert isinstance(StageSpec("RCPT", "a", score=2.0).as_document()["score"], int)
     assert StageSpec("RCPT", "a", score=0.5).as_document()["score"] == 0.5
+
+
+DOCUMENTATION = [
+    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+]
+RESERVED = ("example", "test", "invalid", "example.com", "example.net", "example.org")
+
+
+def is_reserved(domain: str) -> bool:
+    return any(domain == name or domain.endswith("." + name) for name in RESERVED)
+
+
+def test_generated_clients_and_domains_are_documentation_ones_only() -> None:
+    mails = generate_document(GeneratorSettings(mails=8000, seed=5, clients=1000))["mails"]
+    addresses = {ipaddress.ip_address(mail["client_address"]) for mail in mails}
+    assert all(any(address in network for network in DOCUMENTATION) for address in addresses)
+    assert any(address.version == 6 for address in addresses) and len(addresses) > 500
+    domains = {
+        address.rsplit("@", 1)[1]
+        for mail in mails
+        for address in (mail["sender"], *mail["recipients"])
+        if address
+    }
+    domains |= {mail[key] for mail in mails for key in ("client_name", "helo")} - {"unknown"}
+    domains = {domain for domain in domains if not domain.startswith("[")}
+    assert domains and all(is_reserved(domain) for domain in domains), sorted(
+        d for d in domains if not is_reserved(d)
+    )[:5]

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
+import pytest
 from conftest import FakePolicyServer
 from policy_sim.cli import main
 from policy_sim.report import report_schema
+from policy_sim.services.ports import free_port
 
 
 def test_closed_loop_load_writes_a_schema_valid_report_and_a_chart(
@@ -111,3 +113,21 @@ def test_schema_rejects_a_report_without_its_version(fake_server: FakePolicyServ
     except jsonschema.ValidationError:
         return
     raise AssertionError("a report without schema_version passed the schema")
+
+
+def test_load_against_a_closed_port_exits_1_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    closed = f"127.0.0.1:{free_port()}"
+    report_path = tmp_path / "r.json"
+    status = main(
+        ["load", "--duration", "0.3", "--mails", "5", "--retry-delay", "0", "--target", closed,
+         "--report-json", str(report_path), "--report-html", "", "-q"]
+    )  # fmt: skip
+    assert status == 1
+    result = json.loads(report_path.read_text())["results"][0]
+    assert result["errors"]["unanswered"] == result["requests"] > 0 and result["connections_opened"] == 0
+    assert (
+        f"FAILED: target (policy={closed}): {result['requests']} of {result['requests']} requests unanswered"
+        in (capsys.readouterr().err)
+    )

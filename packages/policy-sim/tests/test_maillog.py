@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hypothesis import given
 from hypothesis import strategies as st
 from policy_sim.anonymise import Pseudonymiser
 from policy_sim.generate import StageSpec
-from policy_sim.maillog import import_maillog
+from policy_sim.maillog import import_maillog, sample_maillog
 from policy_sim.trace import parse_trace
 from policy_sim.trace.writer import dump_document
 
-SAMPLE = Path(__file__).parent / "data" / "sample-maillog"
+SAMPLE = sample_maillog()
 SERVICES = {"policy": "127.0.0.1:12345"}
 STAGES = [StageSpec("RCPT", "policy"), StageSpec("END-OF-MESSAGE", "policy")]
 

@@ -73,7 +73,8 @@ def _where(mail: Mail, outcome: MailOutcome, record: RequestRecord) -> str:
 
 
 def check_outcomes(outcomes: Iterable[MailOutcome], invariants: bool = False) -> CheckReport:
-    """Compare every request with its expectation; with ``invariants``, also scores and connections."""
+    """Compare every request with its expectation and score; an unanswered request is always a finding;
+    with ``invariants`` so is every failed attempt."""
     report = CheckReport()
     for outcome in outcomes:
         report.mails += 1
@@ -110,19 +111,22 @@ def check_outcomes(outcomes: Iterable[MailOutcome], invariants: bool = False) ->
                             f"{shown} (action {record.action!r})",
                         )
                     )
-            if invariants:
-                report.findings.extend(_connection_findings(where, record))
+            report.findings.extend(_connection_findings(where, record, invariants))
     return report
 
 
-def _connection_findings(where: str, record: RequestRecord) -> list[Finding]:
-    findings = [
-        Finding("connection-error", where, "an answer on the first try", failure)
-        for failure in record.failures
-    ]
+def _connection_findings(where: str, record: RequestRecord, invariants: bool) -> list[Finding]:
+    """Unanswered requests always; with ``invariants`` also every failed attempt, even if retried."""
+    findings = []
+    if invariants:
+        findings += [
+            Finding("connection-error", where, "an answer on the first try", failure)
+            for failure in record.failures
+        ]
     if not record.answered:
+        last_failure = record.failures[-1] if record.failures else "no answer"
         findings.append(
-            Finding("unanswered", where, "an answer", f"none; Postfix would use {record.action!r}")
+            Finding("unanswered", where, "an answer", f"{last_failure}; Postfix would use {record.action!r}")
         )
     return findings
 

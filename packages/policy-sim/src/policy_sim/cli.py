@@ -19,13 +19,14 @@ from policy_sim.client import ClientSettings
 from policy_sim.endpoint import parse_endpoint
 from policy_sim.generate import DEFAULT_STAGES, GeneratorSettings, StageSpec, generate_document
 from policy_sim.load import LoadSettings, run_load
-from policy_sim.maillog import import_maillog
+from policy_sim.maillog import import_maillog, sample_maillog
 from policy_sim.plot import render_html
 from policy_sim.progress import Progress
 from policy_sim.replay import replay
-from policy_sim.report import build_report, summary_text
+from policy_sim.report import build_report, load_failures, summary_text
 from policy_sim.send import PolicyClient, complete_request, dump, read_request_blocks
-from policy_sim.spawn import SpawnedDaemon, SpawnError
+from policy_sim.services import ServiceError
+from policy_sim.spawn import SpawnedDaemons
 from policy_sim.stats import RunStats
 from policy_sim.targets import Target, resolve_endpoints
 from policy_sim.trace import Trace, TraceError, load_trace
@@ -44,7 +45,8 @@ Drive a Postfix policy daemon (such as mtpolicyd) the way Postfix's smtpd does.
   load            closed- or open-loop load for a duration; JSON and HTML report
 
 A trace is a YAML (or JSON) file of mails and the protocol stages Postfix asks about;
-see docs/policy-sim.md. Exit status: 0 fine, 1 a mismatch or failed check, 2 bad input."""
+see docs/policy-sim.md. Exit status: 0 fine; 1 a mismatch, a failed check or a request
+that got no answer; 2 bad input."""
 
 
 class UsageError(Exception):
@@ -205,7 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
         "delivery to= lines) and write a trace with one mail per transaction: client, helo, "
         "sender, SASL user and recipients in order (rejected ones included).",
     )
-    importer.add_argument("maillog", nargs="+", help="log file(s), read in order ('-' for stdin)")
+    importer.add_argument("maillog", nargs="*", help="log file(s), read in order ('-' for stdin)")
+    importer.add_argument(
+        "--sample",
+        action="store_true",
+        help=f"read the sample mail log installed with policy-sim ({sample_maillog()})",
+    )
     importer.add_argument(
         "--output", "-o", default="-", help="file to write (.json for JSON; default stdout)"
     )
@@ -228,11 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[client],
         help="send a trace and compare the answers with its expectations",
         description="Replay a trace like Postfix: each simulated smtpd process takes the next mail and asks "
-        "its stages in order over its own kept-alive connection per service. Mismatches are "
-        "printed as a diff; exit status 1 when there is any. --check also demands the "
-        "invariants: every request answered on the first try, no connection error, every "
-        "expect_score equal to the sum of the stages' score increments, and (with "
-        "--daemon-log or --spawn) no session lock failure in the daemon's log.",
+        "its stages in order over its own kept-alive connection per service. Wrong actions, "
+        "wrong scores (expect_score against the sum of the stages' score increments) and "
+        "requests that got no answer are printed as a diff; exit status 1 when there is any. "
+        "--check also demands every request answered on the first try (no failed attempt) "
+        "and (with --daemon-log or --spawn) no session lock failure in the daemon's log.",
     )
     replay_parser.add_argument("trace", help="trace file (YAML or JSON)")
     replay_parser.add_argument("--check", action="store_true", help="also check the invariants (see above)")
@@ -250,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         "for --duration seconds. The trace's mails are cycled; without a trace a synthetic one "
         "is generated. Writes a JSON report (schema_version 1) and an HTML page with charts. "
         "With --baseline the same load runs against a second daemon afterwards and the ratio "
-        "is printed.",
+        "is printed. Exit status 1 when a request got no answer (every attempt failed).",
     )
     load.add_argument("trace", nargs="?", help="trace file (default: a generated one, see --mails)")
     load.add_argument("--duration", "-d", type=float, default=10.0, help="seconds per target (default 10)")
@@ -400,7 +407,10 @@ def run_import(args: argparse.Namespace) -> int:
     if args.anonymise:
         key = args.anonymise_key.encode() if args.anonymise_key else secrets.token_bytes(32)
         pseudonyms = Pseudonymiser(key)
-    with _open_logs(args.maillog) as lines:
+    paths = [*([str(sample_maillog())] if args.sample else []), *args.maillog]
+    if not paths:
+        raise UsageError("give mail log file(s), '-' for standard input, or --sample")
+    with _open_logs(paths) as lines:
         document, reader = import_maillog(lines, services, stages, pseudonyms)
     write_document(
         document,
@@ -441,9 +451,9 @@ def run_replay(args: argparse.Namespace) -> int:
         target = _target_from(args, trace, None, "target")
         daemon_log = Path(args.daemon_log) if args.daemon_log else None
         if args.spawn:
-            spawned = stack.enter_context(SpawnedDaemon(args.spawn, args.spawn_command))
-            target = spawned.target_for(trace)
-            daemon_log = spawned.log_path
+            spawned = stack.enter_context(SpawnedDaemons(args.spawn, args.spawn_command))
+            target = spawned.target_for(trace, "mtpolicyd", "target")
+            daemon_log = spawned.log_paths[0]
             print(f"policy-sim: spawned {spawned.name} ({target}); log {daemon_log}", file=sys.stderr)
         try:
             endpoints = resolve_endpoints(trace, target)
@@ -501,11 +511,11 @@ def run_load_command(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         targets = [_target_from(args, trace, args.target, "target")]
         if args.spawn:
-            spawned = stack.enter_context(SpawnedDaemon(args.spawn, args.spawn_command))
-            targets = [spawned.target_for(trace, "target")]
+            spawned = stack.enter_context(SpawnedDaemons(args.spawn, args.spawn_command))
+            targets = [spawned.target_for(trace, "mtpolicyd", "target")]
             if args.baseline_command:
-                base = stack.enter_context(SpawnedDaemon(args.spawn, args.baseline_command, "baseline"))
-                targets.append(base.target_for(trace, "baseline"))
+                base = stack.enter_context(SpawnedDaemons(args.spawn, args.baseline_command, ["baseline"]))
+                targets.append(base.target_for(trace, "baseline", "baseline"))
         if args.baseline:
             targets.append(_target_from(args, trace, args.baseline, "baseline"))
         for target in targets:
@@ -530,7 +540,10 @@ def run_load_command(args: argparse.Namespace) -> int:
     if args.report_html:
         _write(args.report_html, render_html(report))
     print(summary_text(report), file=sys.stderr if args.report_json == "-" else sys.stdout)
-    return EXIT_OK
+    problems = load_failures(report)
+    for problem in problems:
+        print(f"FAILED: {problem}", file=sys.stderr)
+    return EXIT_MISMATCH if problems else EXIT_OK
 
 
 COMMANDS = {
@@ -547,7 +560,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (UsageError, SpawnError) as error:
+    except (UsageError, ServiceError) as error:
         print(f"policy-sim {args.command}: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -57,6 +57,22 @@ def build_report(
     }
 
 
+def load_failures(report: dict[str, Any]) -> list[str]:
+    """Why a load run is not a valid measurement: requests that got no answer, or no request at all."""
+    problems = []
+    for result in report["results"]:
+        errors = result["errors"]
+        if result["requests"] == 0:
+            problems.append(f"{result['label']} ({result['target']}): no request was sent")
+        elif errors["unanswered"]:
+            kinds = ", ".join(f"{kind} ({count})" for kind, count in errors["by_kind"].items()) or "no answer"
+            problems.append(
+                f"{result['label']} ({result['target']}): {errors['unanswered']} of {result['requests']} "
+                f"requests unanswered: {kinds}"
+            )
+    return problems
+
+
 def summary_text(report: dict[str, Any]) -> str:
     """A few human lines: per target throughput, latency, actions, errors; the ratio."""
     lines = []

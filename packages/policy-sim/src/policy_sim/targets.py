@@ -38,7 +38,7 @@ class Target:
 
 def resolve_endpoints(trace: Trace, target: Target | None = None) -> dict[str, Endpoint]:
     """Address of every service the trace's stages use; ValueError lists what stays unknown."""
-    names = {stage.service for mail in trace.mails for stage in mail.stages}
+    names = trace.service_names()
     endpoints: dict[str, Endpoint] = {}
     missing = []
     for name in sorted(names):
