@@ -57,7 +57,7 @@ class StageSpec:
         """The stage as written in a trace."""
         document: dict[str, Any] = {"state": self.state, "service": self.service}
         if self.score:
-            document["score"] = int(self.score) if float(self.score).is_integer() else self.score
+            document["score"] = _number(self.score)
         if self.expect:
             document["expect"] = self.expect
         if self.expect_score:
@@ -85,6 +85,9 @@ class GeneratorSettings:
     bounce_share: float = 0.04
     services: dict[str, str] = field(default_factory=lambda: {"policy": "127.0.0.1:12345"})
     stages: Sequence[StageSpec] = DEFAULT_STAGES
+    hosts: int = 1  # more than one: a fleet mx1…mxN, each mail retried once when deferred
+    retry_share: float = 0.5  # share of mails whose retry goes to another host
+    retry_after: float = 1.0  # seconds before the retry
 
 
 def _zipf_weights(count: int, exponent: float = 1.1) -> list[float]:
@@ -185,9 +188,33 @@ def generate_document(settings: GeneratorSettings) -> dict[str, Any]:
         mail["recipients"] = recipients
         mail["size"] = int(rng.lognormvariate(math.log(20_000), 1.2))
         mails.append(mail)
+    hosts = _spread_over_fleet(mails, settings) if settings.hosts > 1 else None
     return {
-        "version": 1,
+        "version": 2 if hosts else 1,
         "services": dict(settings.services),
+        **({"hosts": hosts} if hosts else {}),
         "stages": [stage.as_document() for stage in settings.stages],
         "mails": mails,
     }
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+def _spread_over_fleet(mails: list[dict[str, Any]], settings: GeneratorSettings) -> dict[str, str]:
+    """Make the trace a fleet: each mail on a random host, its retry (when deferred) on another host
+    for ``retry_share`` of the mails, like a sending MTA trying the next MX; the hosts (no address)."""
+    rng = random.Random(f"fleet-{settings.seed}")  # its own stream: the mails stay those of the seed
+    names = [f"mx{number}" for number in range(1, settings.hosts + 1)]
+    for mail in mails:
+        first = rng.choice(names)
+        moves = rng.random() < settings.retry_share
+        mail["host"] = first
+        mail["retries"] = [
+            {
+                "after": _number(settings.retry_after),
+                "host": rng.choice([n for n in names if n != first]) if moves else first,
+            }
+        ]
+    return dict.fromkeys(names, "")

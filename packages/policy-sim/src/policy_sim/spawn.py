@@ -111,7 +111,7 @@ class SpawnedDaemons:
         """Vhost name → port of one host's running daemon."""
         return vhost_ports(self.daemons[host].config_path.read_text(encoding="utf-8"))
 
-    def target_for(self, trace: Trace, host: str, label: str) -> Target:
+    def target_for(self, trace: Trace, host: str, label: str, named: bool = False) -> Target:
         """The trace's services matched to ``host``'s vhosts by name (a lone one to the lone vhost)."""
         ports = self.ports(host)
         services: dict[str, Endpoint] = {}
@@ -127,7 +127,7 @@ class SpawnedDaemons:
                 f"trace service(s) {', '.join(unmatched)} match no vhost name of the config "
                 f"(vhosts: {', '.join(f'{n}={p}' for n, p in ports.items())})"
             )
-        return Target(label, services=services)
+        return Target(label, services=services, named=named)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
