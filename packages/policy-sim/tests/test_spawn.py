@@ -11,16 +11,11 @@ from policy_sim.spawn import SpawnedDaemons, SpawnError
 from policy_sim.trace import parse_trace
 
 CONFIG = """\
-port="127.0.0.1:4001,127.0.0.1:4002"
 <VirtualHost 4001>
   name = "reputation"
-  <Plugin a>
-    module = "Action"
-    name = "not-the-vhost"
-  </Plugin>
 </VirtualHost>
-<VirtualHost "4002">
-  name accounting
+<VirtualHost 4002>
+  name = accounting
 </VirtualHost>
 """
 

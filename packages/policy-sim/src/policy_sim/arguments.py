@@ -93,15 +93,7 @@ def _client_options() -> argparse.ArgumentParser:
         "--retry-delay", type=float, default=1.0, metavar="SECONDS", help="pause between attempts (default 1)"
     )
     where = parent.add_argument_group("where the services are")
-    where.add_argument(
-        "--service",
-        "-s",
-        type=_service_option,
-        action="append",
-        default=[],
-        metavar="NAME=HOST:PORT",
-        help="address of a trace service (overrides the trace)",
-    )
+    _service_argument(where, "address of a trace service (overrides the trace)")
     where.add_argument(
         "--target",
         "-t",
@@ -293,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _trace_shape_options(parser: argparse.ArgumentParser) -> None:
+def _service_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup, help_text: str) -> None:
     parser.add_argument(
         "--service",
         "-s",
@@ -301,8 +293,12 @@ def _trace_shape_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME=HOST:PORT",
-        help="a service of the trace (default policy=127.0.0.1:12345)",
+        help=help_text,
     )
+
+
+def _trace_shape_options(parser: argparse.ArgumentParser) -> None:
+    _service_argument(parser, "a service of the trace (default policy=127.0.0.1:12345)")
     parser.add_argument(
         "--stage",
         type=_stage_option,

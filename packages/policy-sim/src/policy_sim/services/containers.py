@@ -60,7 +60,7 @@ class ContainerProcess:
         try:
             from testcontainers.core.container import DockerContainer  # noqa: PLC0415 - only with Docker
         except ImportError:
-            raise MissingPythonPackage("testcontainers", "testcontainers>=4.0") from None
+            raise MissingPythonPackage("testcontainers", "policy-sim[containers]") from None
 
         # docker-py takes (address, port): publish on the loopback only
         published = (LOCALHOST, self.host_port)

@@ -24,7 +24,7 @@ def _pymysql() -> Any:
     try:
         import pymysql  # noqa: PLC0415 - optional: only MariaDB needs it
     except ImportError:
-        raise MissingPythonPackage("pymysql", "PyMySQL>=1.1") from None
+        raise MissingPythonPackage("pymysql", "policy-sim[mariadb]") from None
     return pymysql
 
 
