@@ -8,6 +8,7 @@ source tree, pytest or the integration fixtures.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,12 @@ def run(argv: list[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_installed_wheel_replays_with_spawn_outside_the_checkout(tmp_path: Path) -> None:
     wheels, venv, work = tmp_path / "wheels", tmp_path / "venv", tmp_path / "work"
     work.mkdir()
-    packages = [ROOT / "packages" / name for name in DISTRIBUTIONS]
+    packages = [tmp_path / "src" / name for name in DISTRIBUTIONS]
+    for (
+        name
+    ) in DISTRIBUTIONS:  # build from a copy: setuptools writes build/ and *.egg-info next to the source
+        ignored = shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+        shutil.copytree(ROOT / "packages" / name, tmp_path / "src" / name, ignore=ignored)
     run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels, *packages], work)
     run([sys.executable, "-m", "venv", venv], work)
     run([venv / "bin" / "python", "-m", "pip", "install", "-q", *sorted(wheels.glob("*.whl"))], work)

@@ -75,11 +75,12 @@ async def run_load(
     pools = fleet_pools(trace, fleet, settings.concurrency, settings.client, started, settings.seed)
     stats = RunStats()
     hosts = [HostResult(host.label, host.describe(), RunStats()) for host in fleet]
+    by_label = {host.label: host for host in hosts}
     queue_delays: list[float] = []
 
     def finished(outcome: MailOutcome) -> None:
         stats.add(outcome)
-        hosts[[host.label for host in fleet].index(outcome.host)].stats.add(outcome)
+        by_label[outcome.host].stats.add(outcome)
         if outcome.queue_delay is not None:
             queue_delays.append(outcome.queue_delay)
         if on_progress is not None:
