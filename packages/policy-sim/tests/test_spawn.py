@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from policy_sim.cli import main
 from policy_sim.endpoint import Endpoint
 from policy_sim.services.daemons import MtpolicydDaemon
 from policy_sim.spawn import SpawnedDaemons, SpawnError
@@ -49,3 +50,19 @@ def test_unmatched_service_is_an_error_listing_the_vhosts(tmp_path: Path) -> Non
     )
     with pytest.raises(SpawnError, match="reputation=4001"):
         spawned_with(CONFIG, tmp_path).target_for(trace, "mtpolicyd", "spawned")
+
+
+def test_a_missing_spawn_command_stops_the_run_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, trace = tmp_path / "c.conf", tmp_path / "t.yaml"
+    config.write_text(CONFIG)
+    trace.write_text(
+        "services: {reputation: ''}\nstages: [{state: RCPT}]\nmails: [{client_address: x, recipients: [a]}]\n"
+    )
+    argv = ["replay", str(trace), "--spawn", str(config), "--spawn-command", "/nonexistent/daemon -x", "-q"]
+    assert main(argv) == 2
+    assert (
+        "policy-sim replay: /nonexistent/daemon not found: install it, or give another --spawn-command"
+        in (capsys.readouterr().err)
+    )

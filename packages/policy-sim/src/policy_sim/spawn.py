@@ -20,7 +20,7 @@ from policy_sim.endpoint import Endpoint
 from policy_sim.services import ServiceError
 from policy_sim.services.config_template import vhost_ports
 from policy_sim.services.containers import docker_available
-from policy_sim.services.daemons import MtpolicydDaemon, python_mtpolicyd_argv
+from policy_sim.services.daemons import MtpolicydDaemon, command_argv, python_mtpolicyd_argv
 from policy_sim.services.mariadb import MariaDBServer
 from policy_sim.services.memcached import MemcachedServer
 from policy_sim.services.redis import RedisServer
@@ -48,7 +48,7 @@ class SpawnedDaemons:
         self.config_path = Path(config_path)
         self.command = command
         self.hosts = tuple(hosts)
-        self.workdir = Path(tempfile.mkdtemp(prefix="policy-sim-"))
+        self.workdir = Path()  # the run's directory, made on enter; it stays for the logs
         self.daemons: dict[str, MtpolicydDaemon] = {}
         self._started: list[_Stoppable] = []
 
@@ -67,8 +67,9 @@ class SpawnedDaemons:
             template = self.config_path.read_text(encoding="utf-8")
         except OSError as error:
             raise SpawnError(f"cannot read {self.config_path}: {error.strerror}") from error
+        self.workdir = Path(tempfile.mkdtemp(prefix="policy-sim-"))
         try:
-            argv = self.command.split() if self.command else python_mtpolicyd_argv()
+            argv = command_argv(self.command) if self.command else python_mtpolicyd_argv()
             values = self._backends(template)
             for host in self.hosts:  # one after the other: a free port is taken only once it listens
                 daemon = MtpolicydDaemon(argv, host, self.workdir / host, template, values, None)

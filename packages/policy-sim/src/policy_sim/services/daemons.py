@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +32,17 @@ def python_mtpolicyd_argv() -> list[str]:
     if not os.access(script, os.X_OK):
         raise MissingBinary(str(script), remedy="pip install mtpolicyd-server into this Python's environment")
     return [str(script)]
+
+
+def command_argv(command: str) -> list[str]:
+    """A daemon command line (``--spawn-command``); MissingBinary when its program is not there."""
+    argv = command.split()
+    if not argv or not shutil.which(argv[0]):
+        program = argv[0] if argv else "(empty command)"
+        if program == PERL_MTPOLICYD:
+            raise MissingBinary(program, "mtpolicyd")
+        raise MissingBinary(program, remedy="install it, or give another --spawn-command")
+    return argv
 
 
 class MtpolicydDaemon:
