@@ -20,8 +20,9 @@ def write_inputs(tmp_path: Path, mails: int) -> tuple[Path, Path]:
     config = tmp_path / "scoring.conf"
     config.write_text(scoring_config("memcached"))
     trace = tmp_path / "trace.yaml"
-    settings = GeneratorSettings(mails=mails, seed=9, services={"reputation": "", "accounting": ""},
-                                 stages=STAGES)
+    settings = GeneratorSettings(
+        mails=mails, seed=9, services={"reputation": "", "accounting": ""}, stages=STAGES
+    )
     write_document(generate_document(settings), str(trace))
     return config, trace
 
@@ -34,9 +35,25 @@ def test_replay_with_spawn_checks_every_invariant(tmp_path: Path) -> None:
 def test_load_with_spawn_compares_our_daemon_with_the_perl_original(tmp_path: Path) -> None:
     config, trace = write_inputs(tmp_path, 100)
     report_path, html_path = tmp_path / "load.json", tmp_path / "load.html"
-    status = main(["load", str(trace), "--spawn", str(config), "--baseline-command", PERL_MTPOLICYD,
-                   "--duration", "2", "--concurrency", "8", "--report-json", str(report_path),
-                   "--report-html", str(html_path), "-q"])
+    status = main(
+        [
+            "load",
+            str(trace),
+            "--spawn",
+            str(config),
+            "--baseline-command",
+            PERL_MTPOLICYD,
+            "--duration",
+            "2",
+            "--concurrency",
+            "8",
+            "--report-json",
+            str(report_path),
+            "--report-html",
+            str(html_path),
+            "-q",
+        ]
+    )
     assert status == 0
     report = json.loads(report_path.read_text())
     jsonschema.validate(report, report_schema())

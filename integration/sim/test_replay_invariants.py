@@ -25,13 +25,15 @@ from integration.fixtures.daemons import MtpolicydDaemon
 HERE = Path(__file__).parent
 MAILS = 2000
 CONCURRENCY = 32
-STAGES = (StageSpec("RCPT", "reputation", score=1, expect_score=True),
-          StageSpec("DATA", "accounting", score=2),
-          StageSpec("END-OF-MESSAGE", "reputation", expect_score=True))
+STAGES = (
+    StageSpec("RCPT", "reputation", score=1, expect_score=True),
+    StageSpec("DATA", "accounting", score=2),
+    StageSpec("END-OF-MESSAGE", "reputation", expect_score=True),
+)
 
 SESSION_BLOCKS = {
     "memcached": '<Connection memcached>\n  module = "Memcached"\n  servers = "{memcached}"\n'
-                 '  namespace = "sim-"\n</Connection>\n',
+    '  namespace = "sim-"\n</Connection>\n',
     "redis": '<Connection redis>\n  module = "Redis"\n  server = "{redis}"\n</Connection>\n',
     "mariadb": '<Connection sql>\n  module = "Sql"\n  url = "{sql_url}"\n</Connection>\n',
     "sqlite": '<Connection sql>\n  module = "Sql"\n  url = "sqlite:///{tmpdir}/sessions.sqlite"\n</Connection>\n',
@@ -46,8 +48,14 @@ def scoring_config(backend: str) -> str:
 
 
 def synthetic_trace() -> Trace:
-    settings = GeneratorSettings(mails=MAILS, seed=2024, max_recipients=50, mean_recipients=2.5,
-                                 services={"reputation": "", "accounting": ""}, stages=STAGES)
+    settings = GeneratorSettings(
+        mails=MAILS,
+        seed=2024,
+        max_recipients=50,
+        mean_recipients=2.5,
+        services={"reputation": "", "accounting": ""},
+        stages=STAGES,
+    )
     return parse_trace(dump_document(generate_document(settings)), "<synthetic 2000 mails>")
 
 
@@ -64,16 +72,23 @@ def backend_values(request: pytest.FixtureRequest) -> dict[str, object]:
     return {}
 
 
-@pytest.mark.parametrize(("backend", "backend_values"), [(name, name) for name in SESSION_BLOCKS],
-                         indirect=["backend_values"], ids=list(SESSION_BLOCKS))
-def test_synthetic_trace_keeps_every_invariant(backend: str, backend_values: dict[str, object],
-                                               python_mtpolicyd: Callable[..., MtpolicydDaemon]) -> None:
+@pytest.mark.parametrize(
+    ("backend", "backend_values"),
+    [(name, name) for name in SESSION_BLOCKS],
+    indirect=["backend_values"],
+    ids=list(SESSION_BLOCKS),
+)
+def test_synthetic_trace_keeps_every_invariant(
+    backend: str, backend_values: dict[str, object], python_mtpolicyd: Callable[..., MtpolicydDaemon]
+) -> None:
     trace = synthetic_trace()
     counts = [len(mail.recipients) for mail in trace.mails]
     assert min(counts) == 1 and max(counts) <= 50 and max(counts) >= 20
     daemon = python_mtpolicyd(scoring_config(backend), **backend_values)
-    endpoints = {"reputation": Endpoint(daemon.host, daemon.ports[0]),
-                 "accounting": Endpoint(daemon.host, daemon.ports[1])}
+    endpoints = {
+        "reputation": Endpoint(daemon.host, daemon.ports[0]),
+        "accounting": Endpoint(daemon.host, daemon.ports[1]),
+    }
 
     result = asyncio.run(replay(trace, endpoints, CONCURRENCY, ClientSettings(timeout=30), seed=5))
 

@@ -15,12 +15,32 @@ SHOWS_SCORE = {"RCPT", "END-OF-MESSAGE"}
 
 @dataclass
 class FakeBehaviour:
-    """What the fake does: score per state, lose every Nth update, refuse some recipients, hang up."""
+    """What the fake does: score per state, lose updates, refuse recipients, hang up, greylist."""
 
     lose_every: int = 0
     reject_recipients: set[str] = field(default_factory=set)
     hang_up_on: set[str] = field(default_factory=set)  # recipients whose request gets no answer
     close_after: int = 0  # close the connection after this many answers (server max_keepalive)
+    greylist: Greylist | None = None  # shared by servers of one fleet: defer unseen triplets once
+
+
+@dataclass
+class Greylist:
+    """Triplets (client, sender, recipient) seen by any server that shares this object."""
+
+    seen: set[tuple[str, str, str]] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def defers(self, request: dict[str, str]) -> bool:
+        """True the first time a triplet asks at RCPT."""
+        if request.get("protocol_state") != "RCPT":
+            return False
+        triplet = (request.get("client_address", ""), request.get("sender", ""), request.get("recipient", ""))
+        with self.lock:
+            if triplet in self.seen:
+                return False
+            self.seen.add(triplet)
+            return True
 
 
 class FakePolicyServer(socketserver.ThreadingTCPServer):
@@ -50,6 +70,8 @@ class FakePolicyServer(socketserver.ThreadingTCPServer):
             self.requests.append(request)
             if request.get("recipient") in behaviour.hang_up_on:
                 return None
+            if behaviour.greylist is not None and behaviour.greylist.defers(request):
+                return "defer_if_permit greylisted, try again later"
             instance = request.get("instance", "")
             state = request.get("protocol_state", "")
             increment = SCORES.get(state, 0.0)

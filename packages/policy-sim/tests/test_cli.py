@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import FakePolicyServer
 from policy_sim.cli import main
+from policy_sim.services.ports import free_port
+from policy_sim.trace import load_trace
 
 SUBCOMMANDS = ["send", "generate", "import-maillog", "replay", "load"]
 
@@ -111,3 +113,40 @@ def test_send_to_nothing_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
 def test_generate_rejects_a_stage_of_an_undefined_service(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["generate", "-n", "1", "--stage", "RCPT@nowhere"]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_replay_against_a_closed_port_fails_naming_the_unanswered_requests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    closed = f"127.0.0.1:{free_port()}"
+    trace = tmp_path / "t.yaml"
+    assert main(["generate", "-n", "3", "-s", f"policy={closed}", "-o", str(trace)]) == 0
+    assert main(["replay", str(trace), "--retry-delay", "0", "-q"]) == 1
+    out = capsys.readouterr().out
+    assert "unanswered:" in out and f"+ got:      {closed}: Connect call failed" in out
+    assert out.splitlines()[-1].startswith("FAILED: 3 mails") and "unanswered" in out.splitlines()[-1]
+
+
+@pytest.mark.parametrize("stage", ["FOO@policy", "RCPT", "RCPT@policy:score=many", "RCPT@policy:colour=red"])
+def test_a_bad_stage_is_refused_by_the_argument_parser(
+    stage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["generate", "-n", "1", "--stage", stage])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --stage" in err and "bad stage" in err
+
+
+def test_import_maillog_sample_reads_the_log_installed_with_the_package(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = tmp_path / "sample.yaml"
+    assert main(["import-maillog", "--sample", "-o", str(trace)]) == 0
+    assert "policy-sim: 17 mails from" in capsys.readouterr().err
+    assert len(load_trace(trace).mails) == 17
+
+
+def test_import_maillog_without_any_log_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import-maillog"]) == 2
+    assert "--sample" in capsys.readouterr().err

@@ -6,11 +6,12 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 
-from conftest import FakeBehaviour, FakePolicyServer
+from conftest import FakeBehaviour, FakePolicyServer, Greylist
 from policy_sim.checks import check_outcomes
 from policy_sim.client import ClientSettings
 from policy_sim.endpoint import parse_endpoint
 from policy_sim.replay import ReplayResult, replay
+from policy_sim.targets import resolve_fleet
 from policy_sim.trace import Trace, parse_trace
 
 TRACE = """\
@@ -158,3 +159,77 @@ def test_connection_closed_by_the_server_is_reopened(
     result = run(scoring_trace(server.address, [1, 1]), server, concurrency=1)
     assert all(record.answered for outcome in result.outcomes for record in outcome.records)
     assert server.connections >= 6 - 1
+
+
+FLEET_TRACE = """\
+version: 2
+services: {{policy: ''}}
+hosts: {{mx-a: '{a}', mx-b: '{b}'}}
+stages: [{{state: RCPT, service: policy}}, {{state: END-OF-MESSAGE, service: policy}}]
+mails:
+  - client_address: 192.0.2.1
+    sender: s@example.net
+    recipients: [r1@example.org, r2@example.org]
+    host: mx-a
+    retries:
+      - after: 0.05
+        host: mx-b
+        stages:
+          - {{state: RCPT, service: policy, expect: [dunno score=1, dunno score=2], score: 1,
+              expect_score: true}}
+          - {{state: END-OF-MESSAGE, service: policy, expect: dunno score=2}}
+  - {{client_address: 192.0.2.2, sender: t@example.net, recipients: [r3@example.org], host: mx-b,
+     retries: [{{after: 0.05, host: mx-a}}]}}
+"""
+
+
+def greylisting_fleet(factory: Callable[..., FakePolicyServer]) -> tuple[FakePolicyServer, FakePolicyServer]:
+    shared = Greylist()
+    return factory(FakeBehaviour(greylist=shared)), factory(FakeBehaviour(greylist=shared))
+
+
+def test_a_greylisted_mail_is_retried_on_another_host_with_a_new_instance(
+    fake_server_factory: Callable[..., FakePolicyServer],
+) -> None:
+    mx_a, mx_b = greylisting_fleet(fake_server_factory)
+    trace = parse_trace(FLEET_TRACE.format(a=mx_a.address, b=mx_b.address), "fleet.yaml")
+    fleet = resolve_fleet(trace, [])
+    result = asyncio.run(replay(trace, fleet, 2, ClientSettings(retry_delay=0.01), seed=3))
+    assert [(o.index, o.attempt, o.host) for o in result.outcomes] == [
+        (0, 0, "mx-a"),
+        (0, 1, "mx-b"),
+        (1, 0, "mx-b"),
+        (1, 1, "mx-a"),
+    ]
+    assert [
+        (r["protocol_state"], r["recipient"]) for r in mx_a.requests if r["sender"] == "s@example.net"
+    ] == [
+        ("RCPT", "r1@example.org"),
+        ("RCPT", "r2@example.org"),
+    ]
+    retried = [r for r in mx_b.requests if r["sender"] == "s@example.net"]
+    assert [r["protocol_state"] for r in retried] == ["RCPT", "RCPT", "END-OF-MESSAGE"]
+    assert retried[0]["instance"] != mx_a.requests[0]["instance"]
+    report = check_outcomes(result.outcomes, invariants=True)
+    assert report.ok, [finding.as_diff() for finding in report.findings]
+    assert (report.mails, report.retries, report.expectations_checked, report.scores_checked) == (2, 2, 3, 2)
+
+
+def test_a_retry_on_its_own_host_offers_only_the_deferred_recipients(
+    fake_server_factory: Callable[..., FakePolicyServer],
+) -> None:
+    shared = Greylist({("192.0.2.9", "u@example.net", "known@example.org")})
+    server = fake_server_factory(FakeBehaviour(greylist=shared))
+    trace = parse_trace(
+        f"version: 2\nservices: {{policy: '{server.address}'}}\nstages: [{{state: RCPT}}, {{state: DATA}}]\n"
+        "mails:\n  - {client_address: 192.0.2.9, sender: u@example.net, recipients: [known@example.org, "
+        "new@example.org], retries: [{after: 0}]}\n",
+        "t.yaml",
+    )
+    result = asyncio.run(replay(trace, {"policy": parse_endpoint(server.address)}))
+    first, retry = result.outcomes
+    assert [r.recipient for r in first.records] == ["known@example.org", "new@example.org", ""]
+    assert [(r.state, r.recipient, r.action) for r in retry.records] == [
+        ("RCPT", "new@example.org", "dunno score=1"),
+        ("DATA", "", "dunno"),
+    ]

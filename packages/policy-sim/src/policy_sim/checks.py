@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from policy_sim.fleet import SINGLE_HOST
 from policy_sim.outcome import MailOutcome, RequestRecord
 from policy_sim.trace.model import Mail
 
@@ -37,6 +38,7 @@ class CheckReport:
     findings: list[Finding] = field(default_factory=list)
     requests: int = 0
     mails: int = 0
+    retries: int = 0
     expectations_checked: int = 0
     scores_checked: int = 0
 
@@ -55,35 +57,45 @@ class CheckReport:
     def summary(self) -> str:
         """One line: what was checked and what failed."""
         kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(self.counts().items())) or "no problems"
+        retries = f", {self.retries} retries" if self.retries else ""
         return (
-            f"{self.mails} mails, {self.requests} requests, {self.expectations_checked} expected actions, "
-            f"{self.scores_checked} scores checked: {kinds}"
+            f"{self.mails} mails{retries}, {self.requests} requests, {self.expectations_checked} expected "
+            f"actions, {self.scores_checked} scores checked: {kinds}"
         )
 
 
 def _where(mail: Mail, outcome: MailOutcome, record: RequestRecord) -> str:
-    stage = mail.stages[record.stage_index]
+    stage = outcome.asked_stages[record.stage_index]
     position = f"{stage.position} " if stage.position else ""
     mail_name = f"mail {outcome.index + 1}" + (f" ({mail.id})" if mail.id else "")
+    if outcome.attempt:
+        mail_name += f" retry {outcome.attempt}"
     target = f" <{record.recipient}>" if record.state == "RCPT" else ""
     number = f" #{record.request_index + 1}" if record.state == "RCPT" else ""
+    host = f" at {record.host}" if record.host and record.host != SINGLE_HOST else ""
     return (
-        f"{position}{mail_name} {record.state}{number}{target} on {record.service} instance={record.instance}"
+        f"{position}{mail_name} {record.state}{number}{target} on {record.service}{host} "
+        f"instance={record.instance}"
     )
 
 
 def check_outcomes(outcomes: Iterable[MailOutcome], invariants: bool = False) -> CheckReport:
-    """Compare every request with its expectation; with ``invariants``, also scores and connections."""
+    """Compare every request with its expectation and score; an unanswered request is always a finding;
+    with ``invariants`` so is every failed attempt."""
     report = CheckReport()
     for outcome in outcomes:
-        report.mails += 1
+        if outcome.attempt:
+            report.retries += 1
+        else:
+            report.mails += 1
         mail = outcome.mail
         for skipped in outcome.skipped:
             if skipped.had_expectation:
                 report.findings.append(
                     Finding(
                         "not-reached",
-                        f"mail {outcome.index + 1} {skipped.state} on {skipped.service}",
+                        f"mail {outcome.index + 1} {skipped.state} on {skipped.service}"
+                        + (f" (retry {outcome.attempt})" if outcome.attempt else ""),
                         "the stage to be asked",
                         "every recipient was rejected, so Postfix would not ask",
                     )
@@ -110,19 +122,22 @@ def check_outcomes(outcomes: Iterable[MailOutcome], invariants: bool = False) ->
                             f"{shown} (action {record.action!r})",
                         )
                     )
-            if invariants:
-                report.findings.extend(_connection_findings(where, record))
+            report.findings.extend(_connection_findings(where, record, invariants))
     return report
 
 
-def _connection_findings(where: str, record: RequestRecord) -> list[Finding]:
-    findings = [
-        Finding("connection-error", where, "an answer on the first try", failure)
-        for failure in record.failures
-    ]
+def _connection_findings(where: str, record: RequestRecord, invariants: bool) -> list[Finding]:
+    """Unanswered requests always; with ``invariants`` also every failed attempt, even if retried."""
+    findings = []
+    if invariants:
+        findings += [
+            Finding("connection-error", where, "an answer on the first try", failure)
+            for failure in record.failures
+        ]
     if not record.answered:
+        last_failure = record.failures[-1] if record.failures else "no answer"
         findings.append(
-            Finding("unanswered", where, "an answer", f"none; Postfix would use {record.action!r}")
+            Finding("unanswered", where, "an answer", f"{last_failure}; Postfix would use {record.action!r}")
         )
     return findings
 

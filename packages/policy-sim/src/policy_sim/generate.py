@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import math
 import random
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from policy_sim.endpoint import parse_endpoint
+from policy_sim.trace.model import PROTOCOL_STATES
 
 
 @dataclass(frozen=True)
@@ -35,20 +37,27 @@ class StageSpec:
         for option in options:
             name, _, value = option.partition("=")
             if name == "score":
-                score = float(value)
+                try:
+                    score = float(value)
+                except ValueError:
+                    raise ValueError(f"bad stage {text!r}: score must be a number, not {value!r}") from None
             elif name == "expect":
                 expect = value
             elif name == "expect_score":
                 expect_score = True
             else:
                 raise ValueError(f"bad stage option {option!r} in {text!r}")
+        if state.upper() not in PROTOCOL_STATES:
+            raise ValueError(
+                f"bad stage {text!r}: unknown protocol state {state!r} (one of {', '.join(PROTOCOL_STATES)})"
+            )
         return cls(state.upper(), service, score, expect, expect_score)
 
     def as_document(self) -> dict[str, Any]:
         """The stage as written in a trace."""
         document: dict[str, Any] = {"state": self.state, "service": self.service}
         if self.score:
-            document["score"] = int(self.score) if float(self.score).is_integer() else self.score
+            document["score"] = _number(self.score)
         if self.expect:
             document["expect"] = self.expect
         if self.expect_score:
@@ -76,11 +85,23 @@ class GeneratorSettings:
     bounce_share: float = 0.04
     services: dict[str, str] = field(default_factory=lambda: {"policy": "127.0.0.1:12345"})
     stages: Sequence[StageSpec] = DEFAULT_STAGES
+    hosts: int = 1  # more than one: a fleet mx1…mxN, each mail retried once when deferred
+    retry_share: float = 0.5  # share of mails whose retry goes to another host
+    retry_after: float = 1.0  # seconds before the retry
 
 
 def _zipf_weights(count: int, exponent: float = 1.1) -> list[float]:
     """Cumulative weights: item k is drawn with probability ∝ 1 / k**exponent."""
     return list(itertools.accumulate(1.0 / (rank**exponent) for rank in range(1, count + 1)))
+
+
+#: RFC 5737 documentation networks: generated clients never point at a real host or blocklist entry
+DOCUMENTATION_NETWORKS_V4 = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+#: RFC 3849: the IPv6 documentation prefix, for a share of clients and for those beyond the IPv4 ones
+DOCUMENTATION_NETWORK_V6 = "2001:db8::/32"
+#: RFC 2606 / RFC 6761 reserved names for every generated domain
+RESERVED_DOMAINS = ("example", "test", "invalid", "example.com", "example.net", "example.org")
+IPV6_CLIENT_SHARE = 0.1
 
 
 class _Population:
@@ -90,6 +111,12 @@ class _Population:
         self.rng = rng
         client_count = settings.clients or max(1, settings.mails // 8)
         sender_count = settings.senders or max(1, settings.mails // 4)
+        self.ipv4_pool = [
+            str(address)
+            for network in DOCUMENTATION_NETWORKS_V4
+            for address in ipaddress.ip_network(network).hosts()
+        ]
+        rng.shuffle(self.ipv4_pool)
         self.clients = [self._client(number) for number in range(client_count)]
         self.client_weights = _zipf_weights(client_count)
         self.senders = [f"{self._word()}.{self._word()}@{self._domain()}" for _ in range(sender_count)]
@@ -102,13 +129,21 @@ class _Population:
         return "".join(self.rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(self.rng.randint(3, 8)))
 
     def _domain(self) -> str:
-        return f"{self._word()}.{self.rng.choice(['com', 'net', 'org', 'de', 'example'])}"
+        return f"{self._word()}.{self.rng.choice(RESERVED_DOMAINS)}"
+
+    def _address(self, number: int) -> tuple[str, str]:
+        """A documentation address and its HELO literal; IPv6 for a share, and once IPv4 runs out."""
+        if self.rng.random() < IPV6_CLIENT_SHARE or not self.ipv4_pool:
+            prefix = ipaddress.ip_network(DOCUMENTATION_NETWORK_V6)[0]
+            address = str(prefix + (self.rng.randrange(1 << 16) << 80) + number + 1)
+            return address, f"[IPv6:{address}]"
+        address = self.ipv4_pool.pop()
+        return address, f"[{address}]"
 
     def _client(self, number: int) -> dict[str, str]:
-        network = f"{self.rng.choice([198, 203, 192])}.{self.rng.randint(0, 255)}"
-        address = f"{network}.{number // 250}.{number % 250 + 1}"
+        address, literal = self._address(number)
         if self.rng.random() < 0.1:
-            return {"client_address": address, "client_name": "unknown", "helo": f"[{address}]"}
+            return {"client_address": address, "client_name": "unknown", "helo": literal}
         name = f"mx{number}.{self._domain()}"
         return {"client_address": address, "client_name": name, "helo": name}
 
@@ -153,9 +188,33 @@ def generate_document(settings: GeneratorSettings) -> dict[str, Any]:
         mail["recipients"] = recipients
         mail["size"] = int(rng.lognormvariate(math.log(20_000), 1.2))
         mails.append(mail)
+    hosts = _spread_over_fleet(mails, settings) if settings.hosts > 1 else None
     return {
-        "version": 1,
+        "version": 2 if hosts else 1,
         "services": dict(settings.services),
+        **({"hosts": hosts} if hosts else {}),
         "stages": [stage.as_document() for stage in settings.stages],
         "mails": mails,
     }
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+def _spread_over_fleet(mails: list[dict[str, Any]], settings: GeneratorSettings) -> dict[str, str]:
+    """Make the trace a fleet: each mail on a random host, its retry (when deferred) on another host
+    for ``retry_share`` of the mails, like a sending MTA trying the next MX; the hosts (no address)."""
+    rng = random.Random(f"fleet-{settings.seed}")  # its own stream: the mails stay those of the seed
+    names = [f"mx{number}" for number in range(1, settings.hosts + 1)]
+    for mail in mails:
+        first = rng.choice(names)
+        moves = rng.random() < settings.retry_share
+        mail["host"] = first
+        mail["retries"] = [
+            {
+                "after": _number(settings.retry_after),
+                "host": rng.choice([n for n in names if n != first]) if moves else first,
+            }
+        ]
+    return dict.fromkeys(names, "")

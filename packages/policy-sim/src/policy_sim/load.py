@@ -1,4 +1,4 @@
-"""Load runs: closed loop (fixed concurrency) or open loop (fixed mail arrival rate)."""
+"""Load runs: closed loop (fixed concurrency) or open loop (fixed arrival rate), on one host or a fleet."""
 
 from __future__ import annotations
 
@@ -6,20 +6,21 @@ import asyncio
 import itertools
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from policy_sim.client import ClientSettings
-from policy_sim.endpoint import Endpoint
+from policy_sim.dispatch import Dispatcher
+from policy_sim.fleet import Attempt, FleetHost, first_host
 from policy_sim.outcome import MailOutcome
-from policy_sim.replay import SimulatedSmtpd, smtpd_pool
+from policy_sim.replay import connections_opened, fleet_pools
 from policy_sim.stats import LatencySummary, RunStats
 from policy_sim.trace.model import Trace
 
 
 @dataclass(frozen=True)
 class LoadSettings:
-    """How hard and how long to push: ``rate`` None means closed loop."""
+    """How hard and how long to push: ``rate`` None means closed loop; ``concurrency`` is per host."""
 
     duration: float = 10.0
     concurrency: int = 8
@@ -29,8 +30,18 @@ class LoadSettings:
 
 
 @dataclass
+class HostResult:
+    """One host's share of a run."""
+
+    label: str
+    target: str
+    stats: RunStats
+    connections_opened: int = 0
+
+
+@dataclass
 class LoadResult:
-    """The statistics of one target's run, and the open-loop queueing delays."""
+    """A run's statistics in total and per host, and the open-loop queueing delays."""
 
     label: str
     target: str
@@ -38,108 +49,152 @@ class LoadResult:
     elapsed: float
     queue_delays: list[float]
     connections_opened: int
+    hosts: list[HostResult] = field(default_factory=list)
+
+
+def _mails_of_hosts(trace: Trace, fleet: Sequence[FleetHost]) -> list[list[int]]:
+    """The positions of the mails whose first attempt goes to each host."""
+    shares: list[list[int]] = [[] for _ in fleet]
+    for index in range(len(trace.mails)):
+        shares[first_host(trace, index, fleet)].append(index)
+    return shares
 
 
 async def run_load(
     trace: Trace,
-    endpoints: Mapping[str, Endpoint],
+    fleet: Sequence[FleetHost],
     settings: LoadSettings,
     label: str,
-    target: str,
     on_progress: Callable[[RunStats, float], None] | None = None,
 ) -> LoadResult:
-    """Drive the target for ``settings.duration`` seconds with the trace's mails, cycled."""
+    """Drive every host for ``settings.duration`` seconds with the trace's mails, cycled."""
     if not trace.mails:
         raise ValueError("the trace has no mails")
-    stats = RunStats()
     started = time.monotonic()
     deadline = started + settings.duration
-    processes = smtpd_pool(
-        trace, endpoints, max(1, settings.concurrency), settings.client, started, settings.seed
-    )
-    mails = itertools.cycle(enumerate(trace.mails))
+    pools = fleet_pools(trace, fleet, settings.concurrency, settings.client, started, settings.seed)
+    stats = RunStats()
+    hosts = [HostResult(host.label, host.describe(), RunStats()) for host in fleet]
+    by_label = {host.label: host for host in hosts}
     queue_delays: list[float] = []
 
     def finished(outcome: MailOutcome) -> None:
         stats.add(outcome)
+        by_label[outcome.host].stats.add(outcome)
+        if outcome.queue_delay is not None:
+            queue_delays.append(outcome.queue_delay)
         if on_progress is not None:
             on_progress(stats, time.monotonic() - started)
 
-    async def closed_loop(process: SimulatedSmtpd) -> None:
-        while time.monotonic() < deadline:
-            index, mail = next(mails)
-            finished(await process.run_mail(index, mail))
+    names = [host.label for host in fleet]
+    if settings.rate is None:
+        cycles: list[Iterator[int] | None] = [
+            itertools.cycle(share) if share else None for share in _mails_of_hosts(trace, fleet)
+        ]
 
-    arrivals: asyncio.Queue[tuple[float, int] | None] = asyncio.Queue()
+        def supply(host: int) -> Attempt | None:
+            cycle = cycles[host]
+            if cycle is None:
+                return None
+            index = next(cycle)
+            return Attempt(index, trace.mails[index], host)
 
-    async def open_loop(process: SimulatedSmtpd) -> None:
-        while (item := await arrivals.get()) is not None:
-            due, index = item
-            queue_delays.append(max(0.0, time.monotonic() - due))
-            finished(await process.run_mail(index, trace.mails[index]))
-
-    async def arrive(rate: float) -> None:
-        rng = random.Random(settings.seed)
-        due = started
-        while True:
-            due += rng.expovariate(rate)  # Poisson arrivals
-            if due >= deadline:
-                break
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-            arrivals.put_nowait((due, next(mails)[0]))
-        for _ in processes:
-            arrivals.put_nowait(None)
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            worker = closed_loop if settings.rate is None else open_loop
-            for process in processes:
-                group.create_task(worker(process))
-            if settings.rate is not None:
-                group.create_task(arrive(settings.rate))
-    finally:
-        for process in processes:
-            await process.close()
-    opened = sum(process.client.connections_opened for process in processes)
-    return LoadResult(label, target, stats, time.monotonic() - started, queue_delays, opened)
+        dispatcher = Dispatcher(names, supply, stop_at=deadline, retries_until=deadline)
+        await dispatcher.run(pools, finished)
+    else:
+        dispatcher = Dispatcher(names, retries_until=deadline, arrivals=True)
+        await dispatcher.run(
+            pools, finished, _arrivals(trace, fleet, dispatcher, settings, started, deadline)
+        )
+    for host, pool in zip(hosts, pools, strict=True):
+        host.connections_opened = connections_opened([pool])
+    elapsed = time.monotonic() - started
+    return LoadResult(
+        label, describe_fleet(fleet), stats, elapsed, queue_delays, connections_opened(pools), hosts
+    )
 
 
-def result_document(result: LoadResult) -> dict[str, object]:
-    """One target's section of the JSON report (see docs/policy-sim.md)."""
-    stats = result.stats
-    elapsed = result.elapsed or 1e-9
-    latency = LatencySummary.of(stats.latencies)
-    document: dict[str, object] = {
-        "label": result.label,
-        "target": result.target,
-        "elapsed_s": round(result.elapsed, 3),
+async def _arrivals(
+    trace: Trace,
+    fleet: Sequence[FleetHost],
+    dispatcher: Dispatcher,
+    settings: LoadSettings,
+    started: float,
+    deadline: float,
+) -> None:
+    """Open loop: Poisson arrivals of the trace's mails, cycled, each on its host, until the deadline."""
+    assert settings.rate is not None
+    rng = random.Random(settings.seed)
+    mails = itertools.cycle(range(len(trace.mails)))
+    due = started
+    while True:
+        due += rng.expovariate(settings.rate)
+        if due >= deadline:
+            break
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        index = next(mails)
+        await dispatcher.arrive(
+            Attempt(index, trace.mails[index], first_host(trace, index, fleet), ready_at=due)
+        )
+    await dispatcher.close_arrivals()
+
+
+def describe_fleet(fleet: Sequence[FleetHost]) -> str:
+    """``service=host:port,…`` for one host; ``label: …; label: …`` for a fleet."""
+    if len(fleet) == 1:
+        return fleet[0].describe()
+    return "; ".join(f"{host.label}: {host.describe()}" for host in fleet)
+
+
+def figures(stats: RunStats, elapsed: float, connections: int) -> dict[str, object]:
+    """Volume, latency, actions, errors and timeline of a run or one host's share of it."""
+    seconds = elapsed or 1e-9
+    return {
         "mails": stats.mails,
+        "retries": stats.retries,
         "requests": stats.requests,
-        "throughput_rps": round(stats.requests / elapsed, 3),
-        "mails_per_s": round(stats.mails / elapsed, 3),
-        "latency_ms": {
-            "p50": latency.p50,
-            "p90": latency.p90,
-            "p99": latency.p99,
-            "max": latency.max,
-            "mean": latency.mean,
-        },
+        "throughput_rps": round(stats.requests / seconds, 3),
+        "mails_per_s": round(stats.mails / seconds, 3),
+        "latency_ms": latency_document(stats.latencies),
         "actions": dict(stats.actions.most_common()),
         "errors": {
             "unanswered": stats.unanswered,
             "failed_attempts": stats.failed_attempts,
             "by_kind": dict(stats.errors.most_common()),
         },
-        "connections_opened": result.connections_opened,
-        "timeline": stats.timeline(),
+        "connections_opened": connections,
+        "timeline": stats.timeline(elapsed),
+    }
+
+
+def latency_document(seconds: Sequence[float]) -> dict[str, float]:
+    """p50, p90, p99, max and mean in milliseconds."""
+    summary = LatencySummary.of(seconds)
+    return {
+        "p50": summary.p50,
+        "p90": summary.p90,
+        "p99": summary.p99,
+        "max": summary.max,
+        "mean": summary.mean,
+    }
+
+
+def result_document(result: LoadResult) -> dict[str, object]:
+    """One run's section of the JSON report (see docs/policy-sim.md): totals, then per host."""
+    document: dict[str, object] = {
+        "label": result.label,
+        "target": result.target,
+        "elapsed_s": round(result.elapsed, 3),
+        **figures(result.stats, result.elapsed, result.connections_opened),
+        "targets": [
+            {
+                "label": host.label,
+                "target": host.target,
+                **figures(host.stats, result.elapsed, host.connections_opened),
+            }
+            for host in result.hosts
+        ],
     }
     if result.queue_delays:
-        delay = LatencySummary.of(result.queue_delays)
-        document["queue_delay_ms"] = {
-            "p50": delay.p50,
-            "p90": delay.p90,
-            "p99": delay.p99,
-            "max": delay.max,
-            "mean": delay.mean,
-        }
+        document["queue_delay_ms"] = latency_document(result.queue_delays)
     return document

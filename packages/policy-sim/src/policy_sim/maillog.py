@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from policy_sim.anonymise import Pseudonymiser
@@ -235,6 +237,11 @@ def _mail_document(mail: ImportedMail, pseudonyms: Pseudonymiser | None) -> dict
         document["protocol_name"] = mail.protocol_name
     document["recipients"] = [address(recipient) for recipient in mail.recipients]
     return document
+
+
+def sample_maillog() -> Path:
+    """The sample Postfix mail log installed with policy-sim (``policy_sim/data/sample-maillog``)."""
+    return Path(str(resources.files("policy_sim") / "data" / "sample-maillog"))
 
 
 def import_maillog(

@@ -57,21 +57,52 @@ def build_report(
     }
 
 
+def load_failures(report: dict[str, Any]) -> list[str]:
+    """Why a load run is not a valid measurement: requests that got no answer, or no request at all."""
+    problems = []
+    for result in report["results"]:
+        errors = result["errors"]
+        if result["requests"] == 0:
+            problems.append(f"{result['label']} ({result['target']}): no request was sent")
+        elif errors["unanswered"]:
+            kinds = ", ".join(f"{kind} ({count})" for kind, count in errors["by_kind"].items()) or "no answer"
+            problems.append(
+                f"{result['label']} ({result['target']}): {errors['unanswered']} of {result['requests']} "
+                f"requests unanswered: {kinds}"
+            )
+    return problems
+
+
+def _host_line(host: dict[str, Any]) -> str:
+    latency, errors = host["latency_ms"], host["errors"]
+    return (
+        f"  {host['label']} ({host['target']}): {host['requests']} requests = "
+        f"{host['throughput_rps']:.1f} req/s, p50 {latency['p50']:.2f} ms, p99 {latency['p99']:.2f} ms, "
+        f"{errors['unanswered']} unanswered, {errors['failed_attempts']} failed attempts"
+    )
+
+
 def summary_text(report: dict[str, Any]) -> str:
-    """A few human lines: per target throughput, latency, actions, errors; the ratio."""
+    """A few human lines: per run throughput, latency, actions, errors, per target of a fleet; the ratio."""
     lines = []
     for result in report["results"]:
         latency = result["latency_ms"]
         errors = result["errors"]
         actions = ", ".join(f"{word} {count}" for word, count in result["actions"].items()) or "none"
+        retries = f", {result['retries']} retries" if result.get("retries") else ""
         lines += [
-            f"{result['label']} ({result['target']}): {result['requests']} requests, {result['mails']} mails "
-            f"in {result['elapsed_s']:.1f}s = {result['throughput_rps']:.1f} req/s",
+            f"{result['label']} ({result['target']}): {result['requests']} requests, {result['mails']} mails"
+            f"{retries} in {result['elapsed_s']:.1f}s = {result['throughput_rps']:.1f} req/s",
             f"  latency ms: p50 {latency['p50']:.2f}  p90 {latency['p90']:.2f}  p99 {latency['p99']:.2f}  "
             f"max {latency['max']:.2f}",
             f"  actions: {actions}",
             f"  errors: {errors['unanswered']} unanswered, {errors['failed_attempts']} failed attempts",
         ]
+        if len(result.get("targets", ())) > 1:
+            lines.append(
+                f"  per target ({len(result['targets'])} at once; the figures above are their total):"
+            )
+            lines += ["  " + _host_line(host) for host in result["targets"]]
     comparison = report.get("comparison")
     if comparison:
         lines.append(

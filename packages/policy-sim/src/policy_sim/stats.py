@@ -65,7 +65,8 @@ class RunStats:
     """Accumulates finished mails into the figures of a report."""
 
     requests: int = 0
-    mails: int = 0
+    mails: int = 0  # first delivery attempts
+    retries: int = 0  # later attempts of deferred mails
     unanswered: int = 0
     failed_attempts: int = 0
     actions: Counter[str] = field(default_factory=Counter)
@@ -74,8 +75,11 @@ class RunStats:
     seconds: dict[int, _Second] = field(default_factory=dict)
 
     def add(self, outcome: MailOutcome) -> None:
-        """Count every request of a finished mail."""
-        self.mails += 1
+        """Count every request of a finished attempt."""
+        if outcome.attempt:
+            self.retries += 1
+        else:
+            self.mails += 1
         for record in outcome.records:
             self.requests += 1
             self.latencies.append(record.latency)
@@ -90,15 +94,18 @@ class RunStats:
                 self.unanswered += 1
                 second.errors += 1
 
-    def timeline(self) -> list[dict[str, float]]:
-        """Per second of the run: requests answered, errors, latency p50/p99/max in ms."""
+    def timeline(self, elapsed: float | None = None) -> list[dict[str, float]]:
+        """Per second of the run: requests, errors, latency p50/p99/max in ms, and ``span_s``, the
+        part of that second the run lasted (below 1 for the last one when ``elapsed`` is given)."""
         rows = []
         for index in range(max(self.seconds, default=-1) + 1):
             second = self.seconds.get(index, _Second())
             latency = LatencySummary.of(second.latencies)
+            span = 1.0 if elapsed is None else round(min(1.0, max(0.001, elapsed - index)), 3)
             rows.append(
                 {
                     "t": index,
+                    "span_s": span,
                     "requests": second.requests,
                     "errors": second.errors,
                     "p50_ms": latency.p50,

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from policy_sim.endpoint import Endpoint
 from policy_sim.trace import TraceError, load_trace, parse_trace
-from policy_sim.trace.model import Expectation, ScoreProbe
+from policy_sim.trace.model import Expectation, Host, Position, ScoreProbe
 from policy_sim.trace.writer import dump_document
 
 EXAMPLE = """\
@@ -84,6 +84,25 @@ def test_json_syntax_error_names_line_and_column() -> None:
         parse_trace('{"mails": [\n  1,\n]}', "t.json")
 
 
+FLEET = """\
+version: 2
+services: {reputation: '', accounting: ''}
+hosts:
+  mx-a: 127.0.0.1:2525
+  mx-b: {reputation: 127.0.0.1:1, accounting: 127.0.0.1:2}
+  mx-c:
+stages: [{state: RCPT, service: reputation}]
+mails:
+  - client_address: 192.0.2.1
+    recipients: [a@example.org, b@example.org]
+    host: mx-b
+    retries:
+      - {after: 300, host: mx-a, stages: [{state: RCPT, service: reputation, expect: [dunno, reject]}]}
+      - {after: 1.5}
+  - {client_address: 192.0.2.2, recipients: [c@example.org]}
+"""
+
+
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
@@ -117,6 +136,18 @@ def test_json_syntax_error_names_line_and_column() -> None:
             5,
             "bad regex",
         ),
+        (FLEET.replace("version: 2", "version: 1"), 4, "'hosts' needs trace version 2"),
+        (FLEET.replace("version: 2", "version: 3"), 1, "unsupported trace version '3'"),
+        (FLEET.replace("host: mx-b", "host: mx-z"), 11, "unknown host 'mx-z' (hosts: mx-a, mx-b, mx-c)"),
+        (FLEET.replace("after: 1.5", "after: -1"), 14, "after must not be negative"),
+        (FLEET.replace("accounting: 127.0.0.1:2}", "billing: 127.0.0.1:2}"), 5, "unknown key 'billing'"),
+        (FLEET.replace("[dunno, reject]", "[dunno]"), 13, "expect lists 1 actions but the stage makes 2"),
+        (
+            "services: {p: 1.2.3.4:5}\nmails:\n  - {client_address: x, recipients: [a],"
+            " stages: [{state: RCPT}], host: mx}\n",
+            3,
+            "unknown host 'mx' (hosts: none: the trace has no 'hosts')",
+        ),
     ],
 )
 def test_bad_traces_name_the_line(text: str, line: int, message: str) -> None:
@@ -144,3 +175,23 @@ def test_any_sender_text_round_trips_through_the_writer(sender: str) -> None:
         "mails": [{"client_address": "192.0.2.1", "sender": sender}],
     }
     assert parse_trace(dump_document(document), "t.yaml").mails[0].sender == sender
+
+
+def test_fleet_trace_loads_hosts_and_retries() -> None:
+    trace = parse_trace(FLEET, "fleet.yaml")
+    assert trace.hosts["mx-a"] == Host("mx-a", Endpoint("127.0.0.1", 2525), (), Position("fleet.yaml", 4, 3))
+    assert dict(trace.hosts["mx-b"].services) == {
+        "reputation": Endpoint("127.0.0.1", 1),
+        "accounting": Endpoint("127.0.0.1", 2),
+    }
+    assert trace.hosts["mx-c"].address is None and not trace.hosts["mx-c"].services
+    first, second = trace.mails
+    assert first.host == "mx-b" and second.host == "" and second.retries == ()
+    moved, later = first.retries
+    assert (moved.after, moved.host, later.after, later.host, later.stages) == (300, "mx-a", 1.5, "", ())
+    assert moved.stages[0].expectation_for(1) == Expectation("reject")
+
+
+def test_version_1_traces_still_load_unchanged() -> None:
+    trace = parse_trace(EXAMPLE, "example.yaml")
+    assert trace.hosts == {} and all(mail.host == "" and mail.retries == () for mail in trace.mails)

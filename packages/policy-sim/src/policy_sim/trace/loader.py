@@ -8,25 +8,30 @@ from pathlib import Path
 
 import yaml
 
-from policy_sim.endpoint import DEFAULT_HOST, parse_endpoint
+from policy_sim.endpoint import DEFAULT_HOST, Endpoint, parse_endpoint
 from policy_sim.trace.model import (
     DEFAULT_SCORE_PATTERN,
     PROTOCOL_STATES,
     Expectation,
+    Host,
     Mail,
     Position,
+    Retry,
     ScoreProbe,
     Service,
     Stage,
     Trace,
 )
+from policy_sim.trace.nodes import NodeReader, TraceError
 
 try:
     _Loader: type = yaml.CSafeLoader
 except AttributeError:  # PyYAML without libyaml
     _Loader = yaml.SafeLoader
 
-TOP_KEYS = {"version", "server", "services", "stages", "defaults", "mails"}
+TOP_KEYS = {"version", "server", "services", "hosts", "stages", "defaults", "mails"}
+#: versions this policy-sim reads; 2 adds fleets: ``hosts``, a mail's ``host`` and ``retries``
+VERSIONS = ("1", "2")
 MAIL_KEYS = {
     "client_address",
     "client_name",
@@ -43,21 +48,15 @@ MAIL_KEYS = {
     "instance",
     "id",
     "attributes",
+    "host",
+    "retries",
 }
 STAGE_KEYS = {"state", "service", "expect", "score", "expect_score", "attributes"}
 SERVICE_KEYS = {"address", "port", "policy_context"}
+RETRY_KEYS = {"after", "host", "stages"}
 
 #: A stage as written (node and its checked keys); built into a Stage per mail.
 StageSpec = tuple[yaml.Node, dict[str, yaml.Node]]
-
-
-class TraceError(Exception):
-    """A trace file is malformed; names the file and, when known, line and column."""
-
-    def __init__(self, message: str, position: Position) -> None:
-        self.message = message
-        self.position = position
-        super().__init__(f"{position}: {message}")
 
 
 def load_trace(path: str | Path) -> Trace:
@@ -108,73 +107,27 @@ def _json_root(text: str, file: str) -> yaml.Node:
         return node
 
 
-class _Reader:
-    """Walks the YAML node tree, checking shapes and keeping positions for error messages."""
+class _Reader(NodeReader):
+    """Reads a trace: services, hosts, default stages and mails, keeping positions for errors."""
 
     def __init__(self, file: str) -> None:
-        self.file = file
-
-    def where(self, node: yaml.Node) -> Position:
-        mark = node.start_mark
-        if mark is None:
-            return Position(self.file)
-        return Position(self.file, mark.line + 1, mark.column + 1)
-
-    def fail(self, node: yaml.Node, message: str) -> TraceError:
-        return TraceError(message, self.where(node))
-
-    def mapping(self, node: yaml.Node, what: str, allowed: set[str]) -> dict[str, yaml.Node]:
-        if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, f"{what} must be a mapping")
-        entries: dict[str, yaml.Node] = {}
-        for key_node, value_node in node.value:
-            key = self.scalar(key_node, f"a key in {what}")
-            if key not in allowed:
-                known = ", ".join(sorted(allowed))
-                raise self.fail(key_node, f"unknown key {key!r} in {what} (known: {known})")
-            if key in entries:
-                raise self.fail(key_node, f"duplicate key {key!r} in {what}")
-            entries[key] = value_node
-        return entries
-
-    def sequence(self, node: yaml.Node, what: str) -> list[yaml.Node]:
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.fail(node, f"{what} must be a list")
-        return list(node.value)
-
-    def scalar(self, node: yaml.Node, what: str) -> str:
-        if not isinstance(node, yaml.ScalarNode):
-            raise self.fail(node, f"{what} must be a single value")
-        if node.tag.endswith(":null") and node.value in ("", "~", "null", "Null", "NULL"):
-            return ""
-        return str(node.value)
-
-    def number(self, node: yaml.Node, what: str) -> float:
-        text = self.scalar(node, what)
-        try:
-            return float(text)
-        except ValueError:
-            raise self.fail(node, f"{what} must be a number, not {text!r}") from None
-
-    def attributes(self, node: yaml.Node, what: str) -> tuple[tuple[str, str], ...]:
-        if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, f"{what} must be a mapping of attribute names to values")
-        result = []
-        for key_node, value_node in node.value:
-            name = self.scalar(key_node, f"an attribute name in {what}")
-            if not name or "=" in name or "\n" in name:
-                raise self.fail(key_node, f"bad attribute name {name!r}")
-            value = self.scalar(value_node, f"attribute {name}")
-            if "\n" in value:
-                raise self.fail(value_node, f"attribute {name} must not contain a newline")
-            result.append((name, value))
-        return tuple(result)
+        super().__init__(file)
+        self.version = ""
+        self.hosts: dict[str, Host] = {}
 
     def trace(self, root: yaml.Node) -> Trace:
         top = self.mapping(root, "the trace", TOP_KEYS)
-        if "version" in top and self.scalar(top["version"], "version") != "1":
-            raise self.fail(top["version"], "unsupported trace version (this policy-sim reads version 1)")
+        if "version" in top:
+            self.version = self.scalar(top["version"], "version")
+            if self.version not in VERSIONS:
+                raise self.fail(
+                    top["version"],
+                    f"unsupported trace version {self.version!r} (this policy-sim reads versions "
+                    f"{', '.join(VERSIONS)})",
+                )
         services = self.services(top["services"]) if "services" in top else {}
+        if "hosts" in top:
+            self.hosts = self.fleet(top["hosts"], services)
         server_address, server_port = DEFAULT_HOST, "25"
         if "server" in top:
             server = self.mapping(top["server"], "server", {"address", "port"})
@@ -194,7 +147,74 @@ class _Reader:
             self.mail(node, index, defaults, default_stages, services)
             for index, node in enumerate(self.sequence(top["mails"], "mails"))
         )
-        return Trace(services, mails, self.file, server_address, server_port)
+        return Trace(services, mails, self.file, server_address, server_port, self.hosts)
+
+    def needs_fleet_version(self, node: yaml.Node, what: str) -> None:
+        if self.version == "1":
+            raise self.fail(node, f"{what} needs trace version 2 (the trace says version 1)")
+
+    def fleet(self, node: yaml.Node, services: dict[str, Service]) -> dict[str, Host]:
+        """``hosts``: name → ``host:port`` (every service), ``{service: host:port, …}``, or empty."""
+        self.needs_fleet_version(node, "'hosts'")
+        if not isinstance(node, yaml.MappingNode) or not node.value:
+            raise self.fail(node, "hosts must map host names to addresses")
+        hosts: dict[str, Host] = {}
+        for key_node, value_node in node.value:
+            name = self.scalar(key_node, "a host name")
+            if name in hosts:
+                raise self.fail(key_node, f"duplicate host {name!r}")
+            if isinstance(value_node, yaml.ScalarNode):
+                address = self.scalar(value_node, f"host {name}")
+                hosts[name] = Host(
+                    name,
+                    self.address(value_node, address, f"host {name}") if address else None,
+                    position=self.where(key_node),
+                )
+                continue
+            per_service = self.mapping(value_node, f"host {name} (service names)", set(services))
+            addresses = tuple(
+                (service, self.address(value, self.scalar(value, service), f"host {name} service {service}"))
+                for service, value in per_service.items()
+            )
+            hosts[name] = Host(name, None, addresses, self.where(key_node))
+        return hosts
+
+    def address(self, node: yaml.Node, text: str, what: str) -> Endpoint:
+        try:
+            return parse_endpoint(text)
+        except ValueError as error:
+            raise self.fail(node, f"{what}: {error}") from None
+
+    def host(self, node: yaml.Node) -> str:
+        """A host name of the mail or a retry; it must be one of the trace's ``hosts``."""
+        self.needs_fleet_version(node, "'host'")
+        name = self.scalar(node, "host")
+        if name not in self.hosts:
+            known = ", ".join(self.hosts) or "none: the trace has no 'hosts'"
+            raise self.fail(node, f"unknown host {name!r} (hosts: {known})")
+        return name
+
+    def retries(self, node: yaml.Node, services: dict[str, Service], recipients: int) -> tuple[Retry, ...]:
+        """``retries``: ``{after: SECONDS, host: NAME, stages: […]}`` for each later attempt."""
+        self.needs_fleet_version(node, "'retries'")
+        retries = []
+        for retry_node in self.sequence(node, "retries"):
+            entries = self.mapping(retry_node, "a retry", RETRY_KEYS)
+            after = self.number(entries["after"], "after") if "after" in entries else 0.0
+            if after < 0:
+                raise self.fail(entries["after"], "after must not be negative")
+            stage_specs = self.stages(entries["stages"], services) if "stages" in entries else []
+            retries.append(
+                Retry(
+                    after=after,
+                    host=self.host(entries["host"]) if "host" in entries else "",
+                    stages=tuple(
+                        self.stage(stage, spec, services, recipients) for stage, spec in stage_specs
+                    ),
+                    position=self.where(retry_node),
+                )
+            )
+        return tuple(retries)
 
     def services(self, node: yaml.Node) -> dict[str, Service]:
         if not isinstance(node, yaml.MappingNode):
@@ -380,4 +400,8 @@ class _Reader:
             if "attributes" in entries
             else (),
             position=self.where(node),
+            host=self.host(entries["host"]) if "host" in entries else "",
+            retries=self.retries(entries["retries"], services, len(recipients))
+            if "retries" in entries
+            else (),
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from policy_sim.endpoint import Endpoint
 
@@ -99,6 +99,34 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class Host:
+    """A member of a fleet (an MX host with its own policy daemon) and where its services listen.
+
+    ``address`` serves every service; ``services`` gives addresses per service. Both empty: the
+    address comes at run time (``--target NAME=…`` or ``--spawn``).
+    """
+
+    name: str
+    address: Endpoint | None = None
+    services: tuple[tuple[str, Endpoint], ...] = ()
+    position: Position | None = None
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A later attempt of a deferred mail, like a sending MTA's: ``after`` seconds, on ``host``.
+
+    Only recipients that got a temporary answer (``defer``, 4xx, Postfix's default action) are
+    retried. ``host`` empty: the host of the attempt before; ``stages`` empty: the mail's stages.
+    """
+
+    after: float = 0.0
+    host: str = ""
+    stages: tuple[Stage, ...] = ()
+    position: Position | None = None
+
+
+@dataclass(frozen=True)
 class Mail:
     """One mail transaction: the SMTP client, the envelope and the stages asked about."""
 
@@ -118,6 +146,8 @@ class Mail:
     id: str = ""
     attributes: tuple[tuple[str, str], ...] = ()
     position: Position | None = None
+    host: str = ""  # the fleet host of the first attempt; empty: spread round robin
+    retries: tuple[Retry, ...] = ()
 
     def request_count(self) -> int:
         """How many policy requests the mail makes when every recipient is accepted."""
@@ -126,13 +156,23 @@ class Mail:
 
 @dataclass(frozen=True)
 class Trace:
-    """A whole scenario: named services and mails in arrival order."""
+    """A whole scenario: named services, the fleet's hosts (if any) and mails in arrival order."""
 
     services: dict[str, Service]
     mails: tuple[Mail, ...]
     source: str = "<memory>"
     server_address: str = "127.0.0.1"
     server_port: str = "25"
+    hosts: dict[str, Host] = field(default_factory=dict)  # a fleet; empty: one daemon
+
+    def service_names(self) -> set[str]:
+        """The services the mails' stages (and their retries' stages) ask."""
+        return {
+            stage.service
+            for mail in self.mails
+            for stages in (mail.stages, *(retry.stages for retry in mail.retries))
+            for stage in stages
+        }
 
     def request_count(self) -> int:
         """How many policy requests the whole trace makes at most."""
