@@ -93,8 +93,9 @@ class LockingSessionCache:
         try:
             yield
         except self.backend.errors as error:
+            reason = str(error) or type(error).__name__  # TimeoutError says nothing by itself
             raise SessionError(
-                f"session cache {self.backend.describe()}: {doing} instance={instance} failed: {error}"
+                f"session cache {self.backend.describe()}: {doing} instance={instance} failed: {reason}"
             ) from error
 
     async def retrieve(self, instance: str) -> Session:
