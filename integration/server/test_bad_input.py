@@ -104,9 +104,11 @@ def test_slow_client_is_cut_off_at_read_timeout(daemon: MtpolicydDaemon, good: P
 
 def test_client_that_never_reads_its_answers(daemon: MtpolicydDaemon, good: PolicyConnection) -> None:
     flood = b"request=smtpd_access_policy\ninstance=flood\nclient_address=192.0.2.1\n\n" * 200_000
-    # sendall blocks once both socket buffers are full, until the daemon closes the connection; filling
-    # the kernel's buffers (megabytes of answers) takes a while on a busy machine: a generous timeout
-    with socket.create_connection((daemon.host, daemon.port), timeout=120) as sock, \
-            contextlib.suppress(OSError):
+    # A small receive window keeps the kernel from buffering megabytes of answers for us: the daemon
+    # soon cannot send, stops reading, and sendall blocks until the daemon closes the connection.
+    with socket.socket() as sock, contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(120)
+        sock.connect((daemon.host, daemon.port))
         sock.sendall(flood)
     daemon.wait_for_log("client took no answer for read_timeout=3 s: closing connection")

@@ -23,9 +23,11 @@ def daemonize() -> None:
 
 
 def write_pid_file(path: str) -> None:
-    """Write our PID to ``path`` (replacing a stale file)."""
-    with open(path, "w", encoding="ascii") as pid_file:
+    """Write our PID to ``path`` (replacing a stale file) at once: a reader never sees it empty."""
+    partial = f"{path}.{os.getpid()}.tmp"
+    with open(partial, "w", encoding="ascii") as pid_file:
         pid_file.write(f"{os.getpid()}\n")
+    os.replace(partial, path)
 
 
 def remove_pid_file(path: str) -> None:

@@ -198,6 +198,8 @@ class ClientConnection(asyncio.Protocol):
         if self.reading_paused and not self.writing_paused and self.transport is not None and not self.closed:
             self.transport.resume_reading()
             self.reading_paused = False
+            if self.request_started is not None:  # the client's read_timeout runs again from now
+                self.request_started = time.monotonic()
 
 
 class Worker:
@@ -342,7 +344,11 @@ class Worker:
                     server.read_timeout,
                 )
                 conn.abort()
-            elif conn.request_started is not None and now - conn.request_started > server.read_timeout:
+            elif (
+                conn.request_started is not None
+                and not conn.reading_paused  # not while we hold back reading
+                and now - conn.request_started > server.read_timeout
+            ):
                 log.error(
                     "[%d]: request not complete after read_timeout=%d s: closing connection",
                     conn.port,
