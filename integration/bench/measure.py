@@ -60,6 +60,7 @@ class Measurement:
     client_cpu_s: float
     dns_front_cpu_s: float | None
     machine_busy_cores: float
+    other_busy_cores: float
     report: str
     notes: tuple[str, ...] = ()
 
@@ -139,6 +140,7 @@ def measure(
     cpu = process_group_cpu_seconds(pgid) - cpu_before
     machine_after = machine_cpu_seconds()
     machine_busy, machine_total = machine_after[0] - machine_before[0], machine_after[1] - machine_before[1]
+    wall = machine_total / (os.cpu_count() or 1)  # seconds the window lasted
     client_cpu = _children_cpu_seconds() - client_before
     dns_after = dns.status() if dns else None
     if dns is not None and not dns.upstream.process.running():
@@ -173,8 +175,9 @@ def measure(
         rss_kib_end=rss_end,
         client_cpu_s=round(client_cpu, 3),
         dns_front_cpu_s=None if front_cpu is None else round(front_cpu, 3),
-        machine_busy_cores=round(machine_busy / machine_total * (os.cpu_count() or 1), 2)
-        if machine_total
+        machine_busy_cores=round(machine_busy / wall, 2) if wall else 0.0,
+        other_busy_cores=round(max(0.0, machine_busy - cpu - client_cpu - (front_cpu or 0.0)) / wall, 2)
+        if wall
         else 0.0,
         report=str(out / f"load-{name}.json"),
         notes=tuple(notes),

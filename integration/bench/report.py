@@ -287,8 +287,8 @@ def detail_table(scenarios: Sequence[Scenario], measurements: Sequence[Measureme
     lines = [
         "| chain | conns | daemon | req/s | p50 ms | p99 ms | unanswered / failed attempts | CPU µs/req "
         "| CPU µs/DNS query | PSS MiB end / max | client CPU s | DNS front CPU s | machine busy cores "
-        "| notes |",
-        "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        "| other busy cores | notes |",
+        "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for scenario in scenarios:
         labels = {variant.key: variant.label for variant in scenario.variants}
@@ -299,7 +299,7 @@ def detail_table(scenarios: Sequence[Scenario], measurements: Sequence[Measureme
                 f"| {m.unanswered} / {m.failed_attempts} | {_number(m.cpu_us_per_request)} "
                 f"| {_number(m.cpu_us_per_dns_query)} | {_mib(m.pss_kib_end)} / {_mib(m.pss_kib_max)} "
                 f"| {_number(m.client_cpu_s, 1)} | {_number(m.dns_front_cpu_s, 1)} "
-                f"| {m.machine_busy_cores:.2f} | {'; '.join(m.notes)} |"
+                f"| {m.machine_busy_cores:.2f} | {m.other_busy_cores:.2f} | {'; '.join(m.notes)} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -322,6 +322,14 @@ def results_markdown(
     """The results section: when, where, how; the tables, the targets and the plot."""
     info = run["machine"]
     perl_label = f"Perl {info['perl_mtpolicyd'].split('-')[0]}"
+    disturbed = [m for m in measurements if m.other_busy_cores >= 0.25 * (info["nproc"] or 1)]
+    warning = ""
+    if disturbed:
+        warning = (
+            f"\n**Other work kept at least a quarter of the machine busy** during {len(disturbed)} of "
+            f'{len(measurements)} windows (see "other busy cores" below): those numbers measure that '
+            "contention as much as the daemons. Rerun on a quiet machine before drawing conclusions.\n"
+        )
     return f"""## Results
 
 Measured {run["date"]} on {info["nproc"]} cores, {info["cpu_model"]} (Linux {info["kernel"]}, Debian
@@ -332,7 +340,7 @@ of load per window after {run["warmup_s"]:g} s of warm-up; load average when the
 ```sh
 {run["command"]}
 ```
-
+{warning}
 {comparison_table(rows, perl_label)}
 Ratios are ours ÷ Perl from the same run: above 1 is better for req/s, below 1 is better for p99, CPU
 and PSS. PSS is the peak sampled during the load (every second and at its end), summed over the
@@ -355,7 +363,7 @@ DOC_HEAD = Path(__file__).with_name("performance-head.md")
 
 def performance_doc(results: str) -> str:
     """The whole docs/performance.md: how it is measured, then this run's results."""
-    settings = "; ".join(line for line in COMMON_SETTINGS.splitlines() if line)
+    settings = "\n  ".join(line for line in COMMON_SETTINGS.splitlines() if line)
     return (
         DOC_HEAD.read_text().replace("{reuse}", str(REUSE_LIMIT)).replace("{settings}", settings)
         + "\n"
