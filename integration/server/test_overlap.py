@@ -10,13 +10,15 @@ connection was still stuck — and otherwise waits with generous outer bounds on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import select
 import signal
 import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
+from integration.fixtures.containers import ContainerProcess
 from integration.fixtures.delayed_dns import DelayedDns
 from integration.fixtures.memcached import MemcachedServer
 from integration.fixtures.plugin import DaemonFactory
@@ -100,6 +102,26 @@ def read_answers(sock: socket.socket, count: int) -> list[list[str]]:
     return answers
 
 
+@contextlib.contextmanager
+def frozen(memcached: MemcachedServer) -> Iterator[None]:
+    """memcached stopped, not killed (SIGSTOP, or ``docker pause``), and continued afterwards."""
+    process = memcached.process
+    if isinstance(process, ContainerProcess):
+        container = process.container.get_wrapped_container()
+        container.pause()
+        try:
+            yield
+        finally:
+            container.unpause()
+        return
+    assert process.pid is not None
+    os.kill(process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+
+
 def assert_one_worker(pid: int | None) -> None:
     """The daemon ran with exactly one worker process."""
     assert len(children(pid or 0)) == 1
@@ -164,16 +186,11 @@ def test_requests_waiting_on_a_stopped_memcached_time_out_together(
     timeout, count = 2, 8
     daemon = python_mtpolicyd(SINGLE_WORKER + SESSION_CONFIG, memcached=memcached.address, timeout=timeout)
     assert daemon.request(request("192.0.2.1", instance="before")) == ["action=reject score 1 for 192.0.2.1"]
-    memcached_pid = memcached.process.pid
-    assert memcached_pid is not None
-    os.kill(memcached_pid, signal.SIGSTOP)  # connections are still accepted; nothing is answered
-    try:
+    with frozen(memcached):  # connections are still accepted; nothing is answered
         requests = [
             request(f"192.0.2.{number}", instance=f"stopped-{number}") for number in range(1, count + 1)
         ]
         results = concurrent_requests(daemon.host, daemon.port, requests)
-    finally:
-        os.kill(memcached_pid, signal.SIGCONT)
 
     assert [answer for answer, _ in results] == [["action=defer_if_permit session store unavailable"]] * count
     arrivals = [arrived for _, arrived in results]
