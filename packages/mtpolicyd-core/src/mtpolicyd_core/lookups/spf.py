@@ -85,7 +85,9 @@ def _pyspf_lookup(name: str, qtype: str, strict: object = True, timeout: float =
         found.append(((owner, "CNAME"), alias))
         owner = alias
     for value in answer.values:
-        found.append(((owner, qtype), (value.preference, value.exchange) if isinstance(value, MxData) else value))
+        found.append(
+            ((owner, qtype), (value.preference, value.exchange) if isinstance(value, MxData) else value)
+        )
     return found
 
 

@@ -23,6 +23,9 @@ from mtpolicyd_core.session.instance_locks import InstanceLocks
 
 log = logging.getLogger("mtpolicyd.session")
 
+#: the instance :meth:`LockingSessionCache.probe` reads (Postfix's instance ids hold no ``-``)
+PROBE_INSTANCE = "mtpolicyd-start-up-probe"
+
 
 class KeyValueBackend(Protocol):
     """The primitives a session back-end offers; keys arrive with the namespace already applied."""
@@ -153,6 +156,16 @@ class LockingSessionCache:
                 await self.backend.delete_lock(self.lock_key(instance), token)
         finally:
             self._local.release(instance)
+
+    async def probe(self) -> None:
+        """Read one key that no mail uses; SessionError naming the back-end when that fails."""
+        failures: tuple[type[BaseException], ...] = (*self.backend.errors, OSError)
+        try:
+            await self.backend.get(self.session_key(PROBE_INSTANCE))
+        except failures as error:
+            raise SessionError(
+                f"session cache {self.backend.describe()}: {error or type(error).__name__}"
+            ) from error
 
     def reconnect(self) -> None:
         """Forget the parent's back-end client (after fork); locks of the parent are not ours."""
