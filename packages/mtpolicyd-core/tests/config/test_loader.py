@@ -456,3 +456,32 @@ def test_upstream_2_05_example_loads_as_2x() -> None:
     assert [conn.name for conn in config.connections] == ["memcached", "db"]
     assert (config.session_cache.module, config.session_cache.connection) == ("Memcached", "memcached")
     assert config.warnings == ()
+
+
+# -- listening ports and virtual hosts ---------------------------------------------------
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "127.0.0.1:99999"])
+def test_port_number_out_of_range_is_an_error_naming_the_line(port: str) -> None:
+    fails(f"log_level = 2\nport = 12345,{port}\n", "the port number must be 1 to 65535", 2)
+
+
+LOST_VHOST = "<VirtualHost {port}>\nname = {name}\n<Plugin a>\nmodule = Action\n</Plugin>\n</VirtualHost>\n"
+
+
+def test_vhost_whose_port_is_not_listened_on_is_a_warning() -> None:
+    config = load("port = 127.0.0.1:12345\n" + LOST_VHOST.format(port=12346, name="lost"))
+    expected = "port 12346 is not listened on (127.0.0.1:12345): its plugins never run"
+    assert f"test.conf line 2: <VirtualHost 12346>: {expected}" in config.warnings
+
+
+def test_vhost_reached_only_by_policy_context_says_so() -> None:
+    config = load("vhost_by_policy_context = 1\n" + LOST_VHOST.format(port=0, name="horst"))
+    expected = "reached only by a request whose policy_context is 'horst'"
+    assert any(expected in warning for warning in config.warnings)
+
+
+def test_listened_port_without_vhost_is_a_warning_naming_the_port_line() -> None:
+    config = load("log_level = 2\nport = 127.0.0.1:12345,127.0.0.1:12399\n")
+    expected = "port 12399 has no <VirtualHost 12399>: a request arriving there is closed unanswered"
+    assert f"test.conf line 2: {expected}" in config.warnings

@@ -100,6 +100,8 @@ def config_from_tree(
     else:
         connections = reader.two_x_connections()
         session_cache = reader.two_x_session_cache(connections)
+    vhosts = reader.vhosts()
+    reader.check_listening(server, vhosts)
     return Config(
         path=path,
         dialect=dialect,
@@ -108,7 +110,7 @@ def config_from_tree(
         server=server,
         connections=connections,
         session_cache=session_cache,
-        vhosts=reader.vhosts(),
+        vhosts=vhosts,
         root=root,
         warnings=tuple(reader.warnings),
     )
@@ -341,6 +343,35 @@ class _Reader:
             raise ConfigError("no virtual hosts configured!", self.path)
         return vhosts
 
+    def check_listening(self, server: ServerConfig, vhosts: tuple[VirtualHostConfig, ...]) -> None:
+        """Warn of a vhost no listening port reaches and of a listening port without a vhost.
+
+        The original accepts both silently: such a vhost never runs (unless chosen by
+        ``policy_context``), and a request on such a port gets no answer.
+        """
+        listened = {_port_number(entry) for entry in server.ports}
+        port_setting = self.root.setting("port")
+        listing = ", ".join(server.ports)
+        for vhost in vhosts:
+            if int(vhost.port) in listened:
+                continue
+            if server.vhost_by_policy_context:
+                reach = f"it is reached only by a request whose policy_context is {vhost.name!r}"
+            else:
+                reach = "its plugins never run"
+            self.warn(
+                vhost.location,
+                f"<VirtualHost {vhost.port}>: port {vhost.port} is not listened on ({listing}): {reach}",
+            )
+        served = {int(vhost.port) for vhost in vhosts}
+        for port in sorted(listened - served):
+            where = port_setting.location if port_setting else Location(self.path, 1)
+            self.warn(
+                where,
+                f"port {port} has no <VirtualHost {port}>: a request arriving there is closed unanswered"
+                + (" unless its policy_context names a vhost" if server.vhost_by_policy_context else ""),
+            )
+
     def _vhost(self, block: Block) -> VirtualHostConfig:
         where = block.location
         port = (block.name or "").strip()
@@ -386,4 +417,11 @@ def _ports(setting: Setting) -> tuple[str, ...]:
     for entry in entries:
         if not _PORT.fullmatch(entry):
             raise _error(f"port: {entry!r} is not [host:]port", setting.location)
+        if not 0 < _port_number(entry) < 65536:
+            raise _error(f"port: {entry!r}: the port number must be 1 to 65535", setting.location)
     return entries
+
+
+def _port_number(entry: str) -> int:
+    """The TCP port of a ``[host:]port`` entry."""
+    return int(entry.rpartition(":")[2])

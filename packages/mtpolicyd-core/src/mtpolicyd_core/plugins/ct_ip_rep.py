@@ -6,7 +6,7 @@ import re
 import urllib.error
 import urllib.request
 
-from mtpolicyd_core.options import NUM, STR, Option, maybe
+from mtpolicyd_core.options import NUM, ONLY_SCORES, STR, Option, maybe
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
@@ -37,9 +37,23 @@ class CtIpRep(Switchable, Scoring, Plugin):
         doc="text after `defer`",
     )
     permfail_score = Option(maybe(NUM), doc="score added on `permfail`")
-    permfail_mode = Option(STR, default="reject", user_config=True, doc="`reject`, `defer` or `passive`")
+    permfail_mode = Option(
+        STR,
+        default="reject",
+        user_config=True,
+        doc="`reject`, `defer` or `passive`",
+        choices=("reject", "defer", "passive"),
+        otherwise=ONLY_SCORES,
+    )
     tempfail_score = Option(maybe(NUM), doc="score added on `tempfail`")
-    tempfail_mode = Option(STR, default="defer", user_config=True, doc="`reject`, `defer` or `passive`")
+    tempfail_mode = Option(
+        STR,
+        default="defer",
+        user_config=True,
+        doc="`reject`, `defer` or `passive`",
+        choices=("reject", "defer", "passive"),
+        otherwise=ONLY_SCORES,
+    )
 
     def classify(self, ip: str) -> list[str | None]:
         """``[action, refid]`` as ctipd answers them; an HTTP or format error fails the request.

@@ -18,7 +18,10 @@ class GeoIPLookup(Plugin):
     and keeps it in the session (`geoip-<name>-result`) for GeoIPAction; answers nothing."""
 
     database = Option(
-        STR, default="/usr/share/GeoIP/GeoIP.dat", doc="the GeoIP (legacy `.dat`) country database"
+        STR,
+        default="/usr/share/GeoIP/GeoIP.dat",
+        doc="the GeoIP (legacy `.dat`) country database",
+        reads_file=True,
     )
 
     @cached_property

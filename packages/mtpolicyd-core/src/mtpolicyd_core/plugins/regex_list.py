@@ -35,7 +35,11 @@ class RegexList(Switchable, Scoring, NestedChain, Plugin):
     score = Option(maybe(NUM), user_config=True, doc="score added on a match, once per mail")
     action = Option(maybe(STR), user_config=True, doc="action answered on a match")
     regex = Option(REGEX_LIST, doc="a regular expression (Perl syntax)")
-    file = Option(maybe(STR), doc="file of patterns, one a line; blank lines and `#` comments are skipped")
+    file = Option(
+        maybe(STR),
+        doc="file of patterns, one a line; blank lines and `#` comments are skipped",
+        reads_file=True,
+    )
 
     @cached_property
     def patterns(self) -> list[str]:
