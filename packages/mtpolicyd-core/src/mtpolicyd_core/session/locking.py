@@ -23,6 +23,9 @@ from mtpolicyd_core.session.instance_locks import InstanceLocks
 
 log = logging.getLogger("mtpolicyd.session")
 
+#: written after the namespace in every key of ours, so the Perl mtpolicyd never reads our JSON
+#: sessions (it dies on them) nor we its Storable ones, even on one memcached with one namespace
+SESSION_KEY_MARKER = "py:"
 #: the instance :meth:`LockingSessionCache.probe` reads (Postfix's instance ids hold no ``-``)
 PROBE_INSTANCE = "mtpolicyd-start-up-probe"
 
@@ -68,7 +71,10 @@ def lock_attempts(max_retry: int) -> range:
 
 
 class LockingSessionCache:
-    """A SessionCache over any KeyValueBackend: lock ``<ns>lock_<instance>``, data ``<ns><instance>``."""
+    """A SessionCache over any KeyValueBackend: lock ``<ns>py:lock_<instance>``, data ``<ns>py:<instance>``.
+
+    The original's keys lack the ``py:`` marker; see :data:`SESSION_KEY_MARKER`.
+    """
 
     def __init__(
         self,
@@ -84,11 +90,11 @@ class LockingSessionCache:
 
     def session_key(self, instance: str) -> str:
         """Where the session of ``instance`` is stored."""
-        return f"{self.config.namespace}{instance}"
+        return f"{self.config.namespace}{SESSION_KEY_MARKER}{instance}"
 
     def lock_key(self, instance: str) -> str:
         """The lock of ``instance``."""
-        return f"{self.config.namespace}lock_{instance}"
+        return f"{self.config.namespace}{SESSION_KEY_MARKER}lock_{instance}"
 
     @contextmanager
     def _backend_errors(self, instance: str, doing: str) -> Iterator[None]:
