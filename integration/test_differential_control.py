@@ -659,3 +659,22 @@ def test_condition_dialect_1_reads_session_fields_like_1_17(
         (1, attrs(instance=instance(), queue_id="Q"), ["action=defer greylisting %SCORE%"]),
     ]
     assert converse(python, exchanges) == [list(expected) for _, _, expected in exchanges]
+
+
+def test_empty_instance_keeps_one_session_like_the_original(
+    perl_mtpolicyd: DaemonFactory, python_mtpolicyd: DaemonFactory, memcached_server: MemcachedServer
+) -> None:
+    """2.05 keeps a session for ``instance=`` (defined, though empty): every such request shares it,
+    so the once-per-mail header comes only once. Only a missing ``instance`` means no session."""
+    exchanges: list[Exchange] = [
+        (1, attrs(instance="", queue_id="A"), ["action=PREPEND X-MtScore: NO score=1 [count=1]"]),
+        (1, attrs(instance="", queue_id="A"), ["action=dunno"]),
+        (1, attrs(queue_id="A"), CLOSED),  # no instance: AddScoreHeader fails without a session
+    ]
+    assert_same_answers(
+        perl_mtpolicyd,
+        python_mtpolicyd,
+        MEMCACHED_SESSIONS + KEEPALIVE,
+        exchanges,
+        memcached_values(memcached_server),
+    )
