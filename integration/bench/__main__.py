@@ -42,10 +42,21 @@ def run_load(
     """``policy-sim load`` against both daemons; its JSON report."""
     report = args.out / "load.json"
     command = [
-        str(Path(sys.executable).parent / "policy-sim"), "load", "--quiet",
-        "--duration", str(args.duration), "--concurrency", str(args.concurrency),
-        "--target", f"{target.host}:{target.port}", "--baseline", f"{baseline.host}:{baseline.port}",
-        "--report-json", str(report), "--report-html", str(args.out / "load.html"),
+        str(Path(sys.executable).parent / "policy-sim"),
+        "load",
+        "--quiet",
+        "--duration",
+        str(args.duration),
+        "--concurrency",
+        str(args.concurrency),
+        "--target",
+        f"{target.host}:{target.port}",
+        "--baseline",
+        f"{baseline.host}:{baseline.port}",
+        "--report-json",
+        str(report),
+        "--report-html",
+        str(args.out / "load.html"),
     ]
     subprocess.run(command, check=True)
     loaded: dict[str, object] = json.loads(report.read_text())
@@ -68,8 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for name, command in commands.items():
                 # one after the other: a daemon's free port is taken only once it listens
-                daemon = MtpolicydDaemon(command, name, Path(workdir) / name, template,
-                                         {"memcached": memcached.address, "namespace": f"{name}-"}, None)
+                daemon = MtpolicydDaemon(
+                    command,
+                    name,
+                    Path(workdir) / name,
+                    template,
+                    {"memcached": memcached.address, "namespace": f"{name}-"},
+                    None,
+                )
                 daemons[name] = daemon
                 wait_until_answering(daemon.start())
             idle_rss = {name: process_group_rss_kib(d.pid or 0) for name, d in daemons.items()}

@@ -8,14 +8,13 @@ from pathlib import Path
 from types import ModuleType
 
 from integration.fixtures.plugin import DaemonFactory
+from integration.test_differential_control import SERVER
 
 CORE_TESTS = Path(__file__).parents[2] / "packages" / "mtpolicyd-core" / "tests"
 
-CONFIG = """
-min_servers = 1
-min_spare_servers = 1
-max_spare_servers = 2
-max_servers = 3
+CONFIG = (
+    SERVER
+    + """
 <VirtualHost {port}>
   name = geo
   <Plugin lookup>
@@ -30,6 +29,7 @@ max_servers = 3
   </Plugin>
 </VirtualHost>
 """
+)
 
 #: client_address → the original's answer (written here; checked against the Perl daemon first)
 EXPECTED = {

@@ -9,35 +9,9 @@ import uuid
 
 from integration.fixtures.memcached import MemcachedServer
 from integration.fixtures.plugin import DaemonFactory
+from integration.test_differential_control import KEEPALIVE, MEMCACHED_SESSIONS, SERVER
 
-CONFIG = """
-min_servers = 1
-min_spare_servers = 1
-max_spare_servers = 2
-max_servers = 3
-<Connection memcached>
-  module = "Memcached"
-  servers = "{memcached}"
-  namespace = "{namespace}"
-</Connection>
-<SessionCache>
-  module = "Memcached"
-  memcached = "memcached"
-</SessionCache>
-<VirtualHost {port}>
-  name = side-by-side
-  <Plugin count>
-    module = "Condition"
-    key = "queue_id"
-    match = "A"
-    score = 1
-  </Plugin>
-  <Plugin header>
-    module = "AddScoreHeader"
-    spam_score = 2
-  </Plugin>
-</VirtualHost>
-"""
+CONFIG = SERVER + MEMCACHED_SESSIONS + KEEPALIVE
 
 FIRST = ["action=PREPEND X-MtScore: NO score=1 [count=1]"]
 LATER = ["action=dunno"]

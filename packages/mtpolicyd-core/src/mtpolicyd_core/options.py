@@ -147,3 +147,8 @@ def declared_options(cls: type) -> Iterator[Option[Any]]:
 MODES = ("reject", "accept", "dunno", "passive")
 ONLY_SCORES = "it only scores, like passive"
 ON_OFF = ("on", "off")
+
+
+def mode_option(default: str, choices: tuple[str, ...], doc: str) -> Option[str]:
+    """A checking plugin's ``mode``: overridable per user; a value outside ``choices`` only scores."""
+    return Option(STR, default=default, user_config=True, doc=doc, choices=choices, otherwise=ONLY_SCORES)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mtpolicyd_core.options import INT, MODES, NUM, ONLY_SCORES, STR, Option, maybe
+from mtpolicyd_core.options import INT, MODES, NUM, STR, Option, maybe, mode_option
 from mtpolicyd_core.perl.numbers import perl_numify, perl_str
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
@@ -18,14 +18,7 @@ class SaAwlAction(Switchable, ModeAnswers, Scoring, Plugin):
     AWL score times ``score_factor`` (once per mail), then rejects, answers dunno or only scores."""
 
     result_from = Option(STR, required=True, doc="name of the SaAwlLookup plugin whose result is used")
-    mode = Option(
-        STR,
-        default="reject",
-        user_config=True,
-        doc="`reject`, `accept`/`dunno` or `passive`",
-        choices=MODES,
-        otherwise=ONLY_SCORES,
-    )
+    mode = mode_option("reject", MODES, "`reject`, `accept`/`dunno` or `passive`")
     reject_message = Option(
         STR,
         default="sender address/ip has bad reputation",

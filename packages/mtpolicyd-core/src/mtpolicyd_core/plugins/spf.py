@@ -6,7 +6,7 @@ import functools
 from functools import cached_property
 
 from mtpolicyd_core.lookups.spf import SpfLimits, SpfResult, SpfServer, evaluate
-from mtpolicyd_core.options import MODES, NUM, ON_OFF, ONLY_SCORES, STR, Option, maybe
+from mtpolicyd_core.options import MODES, NUM, ON_OFF, STR, Option, maybe, mode_option
 from mtpolicyd_core.perl.address_list import AddressList
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
@@ -25,32 +25,11 @@ class SPF(Switchable, ModeAnswers, Scoring, Plugin):
     are not checked."""
 
     pass_score = Option(maybe(NUM), doc="score added on `pass`")
-    pass_mode = Option(
-        STR,
-        default="passive",
-        user_config=True,
-        doc="`passive`, or `accept`/`dunno`",
-        choices=("passive", "accept", "dunno"),
-        otherwise=ONLY_SCORES,
-    )
+    pass_mode = mode_option("passive", ("passive", "accept", "dunno"), "`passive`, or `accept`/`dunno`")
     softfail_score = Option(maybe(NUM), doc="2.x: score added on `softfail`")
-    softfail_mode = Option(
-        STR,
-        default="passive",
-        user_config=True,
-        doc="2.x: `passive`, `accept`/`dunno` or `reject`",
-        choices=MODES,
-        otherwise=ONLY_SCORES,
-    )
+    softfail_mode = mode_option("passive", MODES, "2.x: `passive`, `accept`/`dunno` or `reject`")
     fail_score = Option(maybe(NUM), doc="score added on `fail`")
-    fail_mode = Option(
-        STR,
-        default="reject",
-        user_config=True,
-        doc="`reject` or `passive`",
-        choices=("reject", "passive"),
-        otherwise=ONLY_SCORES,
-    )
+    fail_mode = mode_option("reject", ("reject", "passive"), "`reject` or `passive`")
     reject_message = Option(
         STR,
         default="SPF validation failed: %LOCAL_EXPL%",
