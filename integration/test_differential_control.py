@@ -7,9 +7,8 @@ are the original's, not ours), then our daemon against the Perl daemon's answers
 
 from __future__ import annotations
 
-import subprocess
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -616,39 +615,6 @@ def test_requests_on_one_connection_share_the_mail_session(
     assert answers["python"] == answers["perl"]
 
 
-UPSTREAM_REPO = Path("/work/.mirror/benningm+mtpolicyd/repo")
-#: Modules the 1.17 daemon preloads but the control plugins never use (not packaged here).
-PRELOAD_STUBS = ("BerkeleyDB", "BerkeleyDB::Hash", "HTTP::Request::Common", "LWP::UserAgent")
-
-
-@pytest.fixture
-def perl_mtpolicyd_1_17(tmp_path: Path) -> Iterator[DaemonFactory]:
-    """Factory like ``perl_mtpolicyd``, running the 1.17 release from the upstream git mirror."""
-    if not (UPSTREAM_REPO / "HEAD").exists():
-        pytest.skip(f"the 1.x oracle needs the upstream mtpolicyd git repository at {UPSTREAM_REPO}")
-    source = tmp_path / "v1.17"
-    source.mkdir()
-    archive = subprocess.run(
-        ["git", "-C", str(UPSTREAM_REPO), "archive", "v1.17", "lib", "bin"], check=True, capture_output=True
-    ).stdout
-    subprocess.run(["tar", "x", "-C", str(source)], input=archive, check=True)
-    for module in PRELOAD_STUBS:
-        stub = source / "stub" / (module.replace("::", "/") + ".pm")
-        stub.parent.mkdir(parents=True, exist_ok=True)
-        stub.write_text(f"package {module};\n1;\n")
-    argv = ["perl", "-I", str(source / "stub"), "-I", str(source / "lib"), str(source / "bin" / "mtpolicyd")]
-    daemons: list[MtpolicydDaemon] = []
-
-    def start(config: str, **values: Any) -> MtpolicydDaemon:
-        name = f"perl117-{len(daemons) + 1}"
-        daemons.append(MtpolicydDaemon(argv, name, tmp_path / name, config, values, None))
-        return daemons[-1].start()
-
-    yield start
-    for daemon in daemons:
-        daemon.stop()
-
-
 DIALECT_1_CONDITION = """
 memcached_servers = "{memcached}"
 memcached_namespace = "{namespace}"
@@ -684,15 +650,31 @@ memcached_namespace = "{namespace}"
 
 
 def test_condition_dialect_1_reads_session_fields_like_1_17(
-    perl_mtpolicyd_1_17: DaemonFactory, python_mtpolicyd: DaemonFactory, memcached_server: MemcachedServer
+    python_mtpolicyd: DaemonFactory, memcached_server: MemcachedServer
 ) -> None:
+    """No 1.17 daemon is packaged: the answer is the one 1.17's Condition gives (it reads session
+    fields only, knows no ``invert``, and leaves ``%SCORE%`` in a Condition action alone)."""
+    python = python_mtpolicyd(SERVER + DIALECT_1_CONDITION, **memcached_values(memcached_server)["python"])
     exchanges: list[Exchange] = [
         (1, attrs(instance=instance(), queue_id="Q"), ["action=defer greylisting %SCORE%"]),
     ]
+    assert converse(python, exchanges) == [list(expected) for _, _, expected in exchanges]
+
+
+def test_empty_instance_keeps_one_session_like_the_original(
+    perl_mtpolicyd: DaemonFactory, python_mtpolicyd: DaemonFactory, memcached_server: MemcachedServer
+) -> None:
+    """2.05 keeps a session for ``instance=`` (defined, though empty): every such request shares it,
+    so the once-per-mail header comes only once. Only a missing ``instance`` means no session."""
+    exchanges: list[Exchange] = [
+        (1, attrs(instance="", queue_id="A"), ["action=PREPEND X-MtScore: NO score=1 [count=1]"]),
+        (1, attrs(instance="", queue_id="A"), ["action=dunno"]),
+        (1, attrs(queue_id="A"), CLOSED),  # no instance: AddScoreHeader fails without a session
+    ]
     assert_same_answers(
-        perl_mtpolicyd_1_17,
+        perl_mtpolicyd,
         python_mtpolicyd,
-        DIALECT_1_CONDITION,
+        MEMCACHED_SESSIONS + KEEPALIVE,
         exchanges,
         memcached_values(memcached_server),
     )

@@ -22,6 +22,15 @@ multi TXT "v=spf1 -all"
 multi TXT "v=spf1 +all"
 amech TXT "v=spf1 -a:host.spf.test/24 ?all"
 host  A 192.168.1.5
+badip TXT "v=spf1 ip4:300.1.1.1 -all"
+noinc TXT "v=spf1 include:nothing.spf.test -all"
+noredir TXT "v=spf1 redirect=nothing.spf.test"
+loop TXT "v=spf1 include:loop.spf.test -all"
+badmacro TXT "v=spf1 exists:%{z}.spf.test -all"
+outside TXT "v=spf1 include:other.example -all"
+emptyredir TXT "v=spf1 redirect="
+badcidr TXT "v=spf1 ip4:192.0.2.0/33 -all"
+dupmod TXT "v=spf1 redirect=a.spf.test redirect=b.spf.test"
 """
 
 CONFIG = """
@@ -131,6 +140,51 @@ EXCHANGES: Sequence[tuple[int, Mapping[str, str], list[str]]] = [
     (1, attrs("", helo="pass.spf.test"), ["action=dunno"]),
     (1, attrs("a@fail.spf.test", ip="127.0.0.1"), ["action=dunno"]),
     (1, attrs("a@none.spf.test"), ["action=dunno"]),
+    *(
+        (1, attrs(f"a@{name}"), [f"action={action} spf mfrom check failed: {name}{where}: {text}"])
+        for name, where, action, text in (
+            ("badip.spf.test", "", "reject", "Missing required IPv4 address in 'ip4:300.1.1.1'"),
+            (
+                "noinc.spf.test",
+                "",
+                "reject",
+                "Included domain 'nothing.spf.test' has no applicable sender policy",
+            ),
+            (
+                "noredir.spf.test",
+                "",
+                "reject",
+                "Redirect domain 'nothing.spf.test' has no applicable sender policy",
+            ),
+            (
+                "loop.spf.test",
+                " ... loop.spf.test",
+                "reject",
+                "Maximum DNS-interactive terms limit (10) exceeded",
+            ),
+            (
+                "badmacro.spf.test",
+                "",
+                "reject",
+                "Unknown macro character 'z' at pos 0 in macro string '%{z}.spf.test'",
+            ),
+            (
+                "outside.spf.test",
+                " ... other.example",
+                "defer",
+                "'REFUSED' error on DNS 'TXT' lookup of 'other.example'",
+            ),
+            ("x.example", "", "defer", "'REFUSED' error on DNS 'TXT' lookup of 'x.example'"),
+            ("emptyredir.spf.test", "", "reject", "Missing required domain-spec in 'redirect='"),
+            (
+                "badcidr.spf.test",
+                "",
+                "reject",
+                "Invalid IPv4 prefix length encountered in 'ip4:192.0.2.0/33'",
+            ),
+            ("dupmod.spf.test", "", "reject", "Duplicate global modifier 'redirect' encountered"),
+        )
+    ),
     (2, attrs("a@fail.spf.test"), ["action=reject score 5, spf=5"]),
     (2, attrs("a@multi.spf.test"), ["action=reject score 3, spf=3"]),
 ]

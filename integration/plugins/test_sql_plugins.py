@@ -113,8 +113,12 @@ async def test_sql_list_default_query_uses_mariadb_inet_aton(
     plugin = await plugin_on(
         mariadb_server, databases["unit"], "SqlList", match_action="accept", not_match_action="reject"
     )
-    assert await plugin.run(Request({"client_address": "192.0.2.1"}, {})) == [PluginResult("accept", abort=True)]
-    assert await plugin.run(Request({"client_address": "192.0.2.2"}, {})) == [PluginResult("reject", abort=True)]
+    assert await plugin.run(Request({"client_address": "192.0.2.1"}, {})) == [
+        PluginResult("accept", abort=True)
+    ]
+    assert await plugin.run(Request({"client_address": "192.0.2.2"}, {})) == [
+        PluginResult("reject", abort=True)
+    ]
 
 
 async def test_sql_list_binds_placeholders_with_percent_signs_on_mariadb(

@@ -70,8 +70,10 @@ def receive(receiver: Connection, timeout: float) -> object:
 def test_parallel_increments_are_never_lost(backend: BackendSpec) -> None:
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    workers = [context.Process(target=increment, args=(backend, "counted", INCREMENTS, sender))
-               for _ in range(PROCESSES)]
+    workers = [
+        context.Process(target=increment, args=(backend, "counted", INCREMENTS, sender))
+        for _ in range(PROCESSES)
+    ]
     for worker in workers:
         worker.start()
     failures = [receive(receiver, 600) for _ in workers]
@@ -117,13 +119,21 @@ async def test_exhausted_lock_retries_give_the_configured_failure_answer(backend
     await holder.retrieve("busy")
     settings = (Setting("module", "Action", HERE), Setting("action", "dunno", HERE))
     answer = Block("Plugin", "answer", HERE, settings)
-    config = Config(path="test.conf", dialect="2", server=ServerConfig(), connections=(),
-                    session_cache=spec.settings, vhosts=(VirtualHostConfig("1", "test", (answer,), HERE),),
-                    root=Block("root", None, HERE))
+    config = Config(
+        path="test.conf",
+        dialect="2",
+        server=ServerConfig(),
+        connections=(),
+        session_cache=spec.settings,
+        vhosts=(VirtualHostConfig("1", "test", (answer,), HERE),),
+        root=Block("root", None, HERE),
+    )
     engine = PolicyEngine(config, session_cache=spec.open())
     # 49 attempts, sleeping 50 us * 1 ... 49 in between: about 61 ms plus round trips, never a hang
     async with asyncio.timeout(60):
-        result = await engine.process(engine.vhosts[0], {"request": "smtpd_access_policy", "instance": "busy"})
+        result = await engine.process(
+            engine.vhosts[0], {"request": "smtpd_access_policy", "instance": "busy"}
+        )
     assert result.as_policyd_response() == "action=defer_if_permit busy\n\n"
     await engine.aclose()
     await holder.aclose()

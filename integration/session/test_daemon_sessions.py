@@ -30,13 +30,16 @@ VHOST = """
 
 
 def vhosts(key: str) -> str:
-    return "".join(VHOST.replace("{port_placeholder}", port).replace("{name}", name).replace("{key}", key)
-                   for port, name in (("{port}", "first"), ("{port2}", "second")))
+    return "".join(
+        VHOST.replace("{port_placeholder}", port).replace("{name}", name).replace("{key}", key)
+        for port, name in (("{port}", "first"), ("{port2}", "second"))
+    )
 
 
 SERVER = "min_servers = 8\nmin_spare_servers = 4\nmax_servers = 16\n"
 CONFIGS = {
-    "2.x": SERVER + """
+    "2.x": SERVER
+    + """
 <Connection memcached>
   module = "Memcached"
   servers = "{memcached}"
@@ -47,20 +50,28 @@ CONFIGS = {
   failure_mode = "action"
   failure_action = "defer_if_permit session store down"
 </SessionCache>
-""" + vhosts("instance"),
-    "1.x": SERVER + """
+"""
+    + vhosts("instance"),
+    "1.x": SERVER
+    + """
 memcached_servers = "{memcached}"
 session_failure = "action"
 session_failure_action = "defer_if_permit session store down"
-""" + vhosts("_instance"),
+"""
+    + vhosts("_instance"),
 }
 CONNECTIONS = 8
 REQUESTS = 160
 
 
 def request(instance: str) -> dict[str, str]:
-    return {"request": "smtpd_access_policy", "protocol_state": "RCPT", "instance": instance,
-            "client_address": "192.0.2.1", "recipient": "someone@example.org"}
+    return {
+        "request": "smtpd_access_policy",
+        "protocol_state": "RCPT",
+        "instance": instance,
+        "client_address": "192.0.2.1",
+        "recipient": "someone@example.org",
+    }
 
 
 def send_mail(daemon: MtpolicydDaemon, instance: str) -> list[list[str] | None]:
@@ -108,8 +119,11 @@ def test_perl_original_loses_no_update_but_may_give_up_on_the_lock(
 ) -> None:
     """The reference: with the same 61 ms retry window the original sometimes fails a request
     ("could not acquire lock", connection closed); every answered one still saw its own score."""
-    config = CONFIGS["2.x"].replace('  failure_mode = "action"\n', "").replace(
-        '  failure_action = "defer_if_permit session store down"\n', "")
+    config = (
+        CONFIGS["2.x"]
+        .replace('  failure_mode = "action"\n', "")
+        .replace('  failure_action = "defer_if_permit session store down"\n', "")
+    )
     daemon = perl_mtpolicyd(config, memcached=memcached_server.address)
     answers = send_mail(daemon, "parallel-perl")
     answered = [answer for answer in answers if answer is not None]

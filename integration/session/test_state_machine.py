@@ -31,8 +31,9 @@ def session_machine(backend: BackendSpec) -> type[RuleBasedStateMachine]:
     class SessionMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            spec = backend.with_settings(namespace=f"{backend.settings.namespace}{next(_examples)}-",
-                                         lock_max_retry=2, lock_wait=1)
+            spec = backend.with_settings(
+                namespace=f"{backend.settings.namespace}{next(_examples)}-", lock_max_retry=2, lock_wait=1
+            )
             self.loop = asyncio.new_event_loop()
             self.caches = [spec.open(), spec.open()]
             self.stored: dict[str, Session] = {}

@@ -162,3 +162,32 @@ async def test_chain_from_config_text_runs_passive_plugins_then_the_answer(chain
     result = await chain.run(Request({}, session))
     assert result.as_policyd_response() == "action=reject score=5, when-seen=5.0\n\n"
     assert result.last_match == "verdict"
+
+
+async def test_startup_names_the_line_of_a_file_option_the_worker_cannot_read(tmp_path, chain_from_text):
+    missing = tmp_path / "GeoIP.dat"
+    chain = chain_from_text(f'<Plugin geo>\n  module = "GeoIPLookup"\n  database = "{missing}"\n</Plugin>\n')
+    with pytest.raises(ConfigError) as error:
+        await chain.startup()
+    assert (error.value.file, error.value.line) == ("test.conf", 3)
+    assert error.value.message.startswith(f"plugin geo: database {missing} cannot be read by user ")
+    assert "No such file or directory" in error.value.message
+
+
+async def test_startup_checks_a_file_option_left_at_its_default(chain_from_text):
+    chain = chain_from_text('<Plugin awl>\n  module = "SaAwlLookup"\n</Plugin>\n')
+    with pytest.raises(ConfigError, match=r"db_file /var/lib/amamvis/\.spamassassin/auto-whitelist cannot"):
+        await chain.startup()
+
+
+async def test_startup_refuses_a_directory_as_a_regex_file(tmp_path, chain_from_text):
+    text = f'<Plugin re>\n  module = "RegexList"\n  key = "sender"\n  file = "{tmp_path}"\n</Plugin>\n'
+    with pytest.raises(ConfigError, match="is a directory"):
+        await chain_from_text(text).startup()
+
+
+async def test_startup_accepts_readable_files(tmp_path, chain_from_text):
+    patterns = tmp_path / "patterns"
+    patterns.write_text("^spam\n")
+    text = f'<Plugin re>\n  module = "RegexList"\n  key = "sender"\n  file = "{patterns}"\n</Plugin>\n'
+    await chain_from_text(text).startup()

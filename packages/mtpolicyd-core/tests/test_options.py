@@ -1,10 +1,15 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from mtpolicyd_core.chain import build_chain
+from mtpolicyd_core.config.parser import parse_config_text
+from mtpolicyd_core.connections import ConnectionPool
 from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_core.options import BOOL, INT, NUM, STR, Option, declared_options, maybe
 from mtpolicyd_core.perl.numbers import Num
+from mtpolicyd_core.plugin import PluginContext
 from mtpolicyd_core.plugins.condition import Condition
+from mtpolicyd_core.plugins.rbl import RBL
 from mtpolicyd_core.plugins.score_action import ScoreAction
 
 
@@ -82,3 +87,29 @@ def test_uc_settings_only_for_user_config_options(block, build_plugin, caplog):
     plugin = build_plugin(block("sa", module="ScoreAction", threshold="5", uc_threshold="t", uc_match="m"))
     assert plugin.user_config_fields == {"threshold": "t"}
     assert "unknown option uc_match ignored" in caplog.text
+
+
+def test_a_value_outside_the_declared_choices_is_a_warning_saying_what_it_does():
+    text = '<Plugin rbl>\n  module = "RBL"\n  domain = "bl.test"\n  mode = "passiv"\n</Plugin>\n'
+    root = parse_config_text(text, "test.conf")
+    context = PluginContext("test", "2", ConnectionPool(), build_chain)
+    (plugin,) = build_chain(list(root.blocks("Plugin")), context).plugins
+    assert plugin.mode == "passiv"  # accepted, as the original accepts it
+    assert context.warnings == [
+        "test.conf line 4: plugin rbl: mode = 'passiv' is none of reject, accept, passive;"
+        " the original accepts it too: it only scores, like passive"
+    ]
+
+
+def test_values_among_the_choices_give_no_warning():
+    text = '<Plugin rbl>\n  module = "RBL"\n  domain = "bl.test"\n  mode = "accept"\n'
+    text += "  enabled = off\n</Plugin>\n"
+    context = PluginContext("test", "2", ConnectionPool(), build_chain)
+    build_chain(list(parse_config_text(text, "test.conf").blocks("Plugin")), context)
+    assert context.warnings == []
+
+
+def test_choices_are_declared_for_modes_and_switches():
+    options = {option.name: option for option in declared_options(RBL)}
+    assert options["mode"].choices == ("reject", "accept", "passive")
+    assert options["enabled"].choices == ("on", "off")

@@ -45,6 +45,24 @@ def test_dump_vhosts_prints_vhosts_and_plugins(tmp_path: Path, capsys: pytest.Ca
     assert "<Plugin answer>" in out
 
 
+def test_dump_names_the_dialect_and_its_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-c", write(tmp_path, "memcached_servers = 127.0.0.1:11211\n" + CONFIG), "-d"]) == 0
+    assert "# dialect 1.x: memcached_servers at line 1\n" in capsys.readouterr().out
+
+
+def test_dialect_option_forces_the_dialect(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write(tmp_path, "memcached_servers = 127.0.0.1:11211\n" + CONFIG)
+    assert main(["-c", config, "-d", "--dialect", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "# dialect 2.x: --dialect 2 on the command line\n" in out
+    assert "1.x global memcached_servers ignored in a 2.x config" in out
+
+
+def test_dialect_option_takes_only_1_or_2(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["-c", write(tmp_path, CONFIG), "--dialect", "3"])
+
+
 def test_cron_runs_the_plugins_tasks_and_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-c", write(tmp_path, CONFIG), "-l", "3", "-t", "hourly, daily"]) == 0
     assert "running cron for plugin answer" in capsys.readouterr().out

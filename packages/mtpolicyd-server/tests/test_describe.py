@@ -46,7 +46,12 @@ def describe(text: str = CONFIG) -> str:
 
 def test_describe_starts_with_dialect_and_server_settings() -> None:
     lines = describe().splitlines()
-    assert lines[:4] == ["# configuration file test.conf", "# dialect 2.x", "", "# server settings"]
+    assert lines[:4] == [
+        "# configuration file test.conf",
+        "# dialect 2.x: <Connection db> at line 2",
+        "",
+        "# server settings",
+    ]
     assert 'port = "127.0.0.1:12345"' in lines
     assert "max_servers = 25" in lines
 

@@ -65,8 +65,9 @@ class PluginChain:
                 plugin.prefetch(request)
 
     async def startup(self) -> None:
-        """Let every plugin (nested ones too) check its back-ends; ConfigError names file and line."""
+        """Let every plugin (nested ones too) check its files and back-ends; ConfigError names the line."""
         for plugin in self.all_plugins():
+            plugin.check_files()  # ConfigError at the option's own line
             try:
                 await plugin.startup()
             except (ValueError, ConfigError) as error:

@@ -44,11 +44,26 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _description(option: Option[object]) -> str:
+    """The option's doc, its choices and what another value does, whether it names a file read."""
+    parts = [option.doc]
+    if option.choices or option.reads_file:
+        parts = [option.doc.rstrip(".") + "."] if option.doc else []
+    if option.choices:
+        values = ", ".join(f"`{choice}`" for choice in option.choices)
+        parts.append(
+            f"Values: {values}" + (f"; another value: {option.otherwise}." if option.otherwise else ".")
+        )
+    if option.reads_file:
+        parts.append("Checked at start-up: the serving user must be able to read it.")
+    return " ".join(part for part in parts if part)
+
+
 def _option_row(option: Option[object]) -> str:
     default = "" if option.default_text is None else f"`{_cell(option.default_text)}`"
     return (
         f"| {option.name} | {_cell(option.type_name)} | {default} | {'yes' if option.required else ''}"
-        f" | {'yes' if option.user_config else ''} | {_cell(option.doc)} |"
+        f" | {'yes' if option.user_config else ''} | {_cell(_description(option))} |"
     )
 
 

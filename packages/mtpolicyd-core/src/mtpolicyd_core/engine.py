@@ -23,6 +23,7 @@ from mtpolicyd_core.request import Request, Session
 from mtpolicyd_core.result import ChainResult, PluginResult
 from mtpolicyd_core.session.base import NoSessionCache, SessionCache
 from mtpolicyd_core.session.factory import build_session_cache
+from mtpolicyd_core.startup_report import check_session_cache, log_dialect
 from mtpolicyd_core.vhost import VirtualHost
 
 log = logging.getLogger("mtpolicyd.engine")
@@ -43,7 +44,9 @@ class PolicyEngine:
         self.blocking = BlockingCalls(config.server.worker_threads)
         server = config.server
         self.dns = dns or ProcessResolver(
-            ResolverConfig.from_system(cache_size=server.dns_cache_size, max_cache_ttl=server.dns_cache_max_ttl)
+            ResolverConfig.from_system(
+                cache_size=server.dns_cache_size, max_cache_ttl=server.dns_cache_max_ttl
+            )
         )
         self.warnings: list[str] = []
         self.vhosts: tuple[VirtualHost, ...] = tuple(self._build_vhosts())
@@ -131,11 +134,14 @@ class PolicyEngine:
         """Let every plugin check its back-ends (create tables …), then close what that opened.
 
         Run once in the master before workers are forked, like the original's
-        start-up checks; ConfigError names the plugin's file and line.
+        start-up checks; ConfigError names the plugin's file and line. Tells the
+        dialect read and whether the session back-end answers.
         """
         try:
+            log_dialect(self.config)
             for vhost in self.vhosts:
                 await vhost.chain.startup()
+            await check_session_cache(self.config, self.session_cache)
         finally:
             await self.aclose()
 

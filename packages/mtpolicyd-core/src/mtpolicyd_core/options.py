@@ -75,12 +75,21 @@ class Option(Generic[T]):
         required: bool = False,
         user_config: bool = False,
         doc: str = "",
+        choices: tuple[str, ...] = (),
+        otherwise: str = "",
+        reads_file: bool = False,
     ) -> None:
         self.kind = kind
         self.default_text = default
         self.required = required
         self.user_config = user_config
         self.doc = doc
+        #: the values with a meaning of their own; the original accepts any other (a warning here)
+        self.choices = choices
+        #: what any value outside ``choices`` does, as the original does it
+        self.otherwise = otherwise
+        #: the value names a file every worker reads (checked at start-up, after dropping privileges)
+        self.reads_file = reads_file
         self.name = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -105,6 +114,14 @@ class Option(Generic[T]):
         except ValueError as error:
             raise ValueError(f"option {self.name}: expected {self.kind.name}: {error}") from None
 
+    def unknown_choice(self, text: str) -> str | None:
+        """A warning when ``text`` is none of the declared ``choices``, else None."""
+        if not self.choices or text in self.choices:
+            return None
+        known = ", ".join(self.choices)
+        effect = f"; the original accepts it too: {self.otherwise}" if self.otherwise else ""
+        return f"{self.name} = {text!r} is none of {known}{effect}"
+
     @property
     def default(self) -> T | None:
         """The default value, or None when the option has none."""
@@ -124,3 +141,14 @@ def declared_options(cls: type) -> Iterator[Option[Any]]:
             if isinstance(value, Option):
                 seen[name] = value
     return iter(seen.values())
+
+
+#: choices of the checking plugins' ``mode`` options, and what another value does
+MODES = ("reject", "accept", "dunno", "passive")
+ONLY_SCORES = "it only scores, like passive"
+ON_OFF = ("on", "off")
+
+
+def mode_option(default: str, choices: tuple[str, ...], doc: str) -> Option[str]:
+    """A checking plugin's ``mode``: overridable per user; a value outside ``choices`` only scores."""
+    return Option(STR, default=default, user_config=True, doc=doc, choices=choices, otherwise=ONLY_SCORES)

@@ -11,6 +11,7 @@ from mtpolicyd_core.blocking import BlockingCalls
 from mtpolicyd_core.config.model import Dialect
 from mtpolicyd_core.config.tree import Block, Location, Setting
 from mtpolicyd_core.errors import ConfigError
+from mtpolicyd_core.file_access import unreadable
 from mtpolicyd_core.lookups.process_resolver import ProcessResolver
 from mtpolicyd_core.options import STR, Option, declared_options, maybe
 from mtpolicyd_core.request import Request
@@ -74,6 +75,8 @@ class Plugin:
         self.user_config_fields = user_config_fields
         self.chain = chain
         self.logger = logging.LoggerAdapter(log, {"vhost": context.vhost_name, "plugin": name})
+        #: where each option set in the config was written
+        self.option_locations: dict[str, Location] = {}
 
     @classmethod
     def from_block(cls, block: Block, context: PluginContext) -> Plugin:
@@ -82,8 +85,9 @@ class Plugin:
         options = {option.name: option for option in declared_options(cls)}
         values: dict[str, Any] = {name_: option.default for name_, option in options.items()}
         user_config: dict[str, str] = {}
+        locations: dict[str, Location] = {}
         for setting in block.settings():
-            _apply_setting(cls, name, options, values, user_config, setting, context)
+            _apply_setting(cls, name, options, values, user_config, setting, context, locations)
         for option in options.values():
             if option.required and values.get(option.name) is None:
                 raise ConfigError(
@@ -94,6 +98,7 @@ class Plugin:
         nested = list(block.blocks("Plugin"))
         chain = context.build_chain(nested, context) if nested and cls.takes_chain else None
         plugin = cls(name, context, values, user_config, chain, block.location)
+        plugin.option_locations = locations
         try:
             plugin.init()
         except (ValueError, ConfigError) as error:
@@ -109,6 +114,21 @@ class Plugin:
 
     async def startup(self) -> None:
         """Check back-ends once before serving (create SQL tables …); raise ValueError to refuse."""
+
+    def check_files(self) -> None:
+        """Every file option (``reads_file``) can be read by this process; ConfigError at its line."""
+        for option in declared_options(type(self)):
+            path = self._option_values.get(option.name)
+            if not option.reads_file or not isinstance(path, str):
+                continue
+            problem = unreadable(path)
+            if problem is not None:
+                where = self.option_locations.get(option.name, self.location)
+                raise ConfigError(
+                    f"plugin {self.name}: {option.name} {path} {problem}",
+                    where.file if where else None,
+                    where.line if where else None,
+                )
 
     async def run(self, request: Request) -> list[PluginResult]:
         """Answer one request: no result, or results whose first abort stops the chain."""
@@ -156,6 +176,7 @@ def _apply_setting(
     user_config: dict[str, str],
     setting: Setting,
     context: PluginContext,
+    locations: dict[str, Location],
 ) -> None:
     """Store one configured option after checking it is declared and well typed."""
     key = setting.key
@@ -175,3 +196,8 @@ def _apply_setting(
         values[key] = option.parse(setting.value)
     except ValueError as error:
         raise ConfigError(f"plugin {plugin_name}: {error}", where.file, where.line) from None
+    locations[key] = where
+    doubt = option.unknown_choice(setting.value)
+    if doubt is not None:
+        context.warnings.append(f"{where}: plugin {plugin_name}: {doubt}")
+        log.warning("%s: plugin %s (%s): %s", where, plugin_name, cls.__name__, doubt)

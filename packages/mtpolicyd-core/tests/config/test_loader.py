@@ -71,6 +71,86 @@ def test_config_dialect_must_be_1_or_2() -> None:
     fails("config_dialect = 3\n", "config_dialect must be 1 or 2", 1)
 
 
+def test_dialect_reason_names_the_1x_globals_and_their_lines() -> None:
+    config = load("log_level = 2\nmemcached_servers = 127.0.0.1:11211\nsession_lock_wait = 50\n")
+    assert config.dialect_reason == "memcached_servers at line 2, session_lock_wait at line 3"
+    assert not config.dialect_forced
+
+
+def test_dialect_reason_names_the_2x_blocks_and_their_lines() -> None:
+    config = load("\n<SessionCache>\nmodule = None\n</SessionCache>\n")
+    assert config.dialect_reason == "<SessionCache> at line 2"
+
+
+def test_dialect_reason_of_a_file_with_neither_says_2x_as_perl_2x() -> None:
+    assert "as Perl 2.x reads it" in load("log_level = 2\n").dialect_reason
+
+
+def test_dialect_reason_names_config_dialect_and_its_line() -> None:
+    config = load("log_level = 2\nconfig_dialect = 1\n")
+    assert (config.dialect, config.dialect_reason, config.dialect_forced) == (
+        "1",
+        "config_dialect = 1 at line 2",
+        True,
+    )
+
+
+def test_dialect_argument_forces_the_dialect_over_config_dialect_with_a_warning() -> None:
+    config = load_config_text(
+        "config_dialect = 1\nmemcached_servers = x:1\n" + VHOST, "test.conf", dialect="2"
+    )
+    assert (config.dialect, config.dialect_reason) == ("2", "--dialect 2 on the command line")
+    assert (config.session_cache.module, config.connections) == ("None", ())
+    assert any(
+        "line 1: config_dialect = 1 overridden by --dialect 2" in warning for warning in config.warnings
+    )
+
+
+def test_dialect_argument_forces_1x_on_a_file_without_globals() -> None:
+    config = load_config_text(VHOST, "test.conf", dialect="1")
+    assert (config.dialect, config.session_cache.module) == ("1", "Memcached")
+
+
+def test_1x_global_in_a_2x_config_warns_with_what_1x_would_do() -> None:
+    config = load(
+        "memcached_servers = 10.0.0.1:11211\n"
+        "<Connection db>\nmodule = Sql\ndsn = dbi:SQLite::memory:\n</Connection>\n"
+    )
+    (warning,) = [text for text in config.warnings if "memcached_servers" in text]
+    assert warning.startswith("test.conf line 1: 1.x global memcached_servers ignored in a 2.x config")
+    assert "read as 1.x it would keep sessions in memcached at 10.0.0.1:11211" in warning
+    assert "no <SessionCache>, so no session is kept" in warning
+
+
+def test_2x_block_in_a_1x_config_warns_with_what_2x_would_do() -> None:
+    config = load("config_dialect = 1\n<Connection cache>\nmodule = Redis\n</Connection>\n")
+    (warning,) = [text for text in config.warnings if "<Connection cache>" in text]
+    assert warning.startswith("test.conf line 2: 2.x block <Connection cache> ignored in a 1.x config")
+    assert "read as 2.x it would define connection cache (module Redis)" in warning
+
+
+def test_1x_session_cache_is_located_at_memcached_servers() -> None:
+    config = load("log_level = 2\nmemcached_servers = 127.0.0.1:11211\n")
+    assert config.session_cache.location is not None and config.session_cache.location.line == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "dialect", "reason"),
+    [
+        ("t-data-2.05-minimal.conf", "2", "<Connection memcached> at line 12, <SessionCache> at line 18"),
+        ("t-data-2.05-spamhaus-rbls.conf", "1", "db_dsn at line 13, db_user at line 14"),
+        ("t-data-2.05-vhost-by-policy-context.conf", "1", "memcached_servers at line 18"),
+    ],
+)
+def test_upstream_2_05_test_configs_name_their_dialect_evidence(name: str, dialect: str, reason: str) -> None:
+    text = (
+        (UPSTREAM / name).read_text().replace("[% port %]", "12345").replace("[% memcached_port %]", "11211")
+    )
+    config = load_config_text(text, name)
+    assert config.dialect == dialect
+    assert reason in config.dialect_reason
+
+
 # -- 1.x back-ends ---------------------------------------------------------------------
 
 
@@ -376,3 +456,32 @@ def test_upstream_2_05_example_loads_as_2x() -> None:
     assert [conn.name for conn in config.connections] == ["memcached", "db"]
     assert (config.session_cache.module, config.session_cache.connection) == ("Memcached", "memcached")
     assert config.warnings == ()
+
+
+# -- listening ports and virtual hosts ---------------------------------------------------
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "127.0.0.1:99999"])
+def test_port_number_out_of_range_is_an_error_naming_the_line(port: str) -> None:
+    fails(f"log_level = 2\nport = 12345,{port}\n", "the port number must be 1 to 65535", 2)
+
+
+LOST_VHOST = "<VirtualHost {port}>\nname = {name}\n<Plugin a>\nmodule = Action\n</Plugin>\n</VirtualHost>\n"
+
+
+def test_vhost_whose_port_is_not_listened_on_is_a_warning() -> None:
+    config = load("port = 127.0.0.1:12345\n" + LOST_VHOST.format(port=12346, name="lost"))
+    expected = "port 12346 is not listened on (127.0.0.1:12345): its plugins never run"
+    assert f"test.conf line 2: <VirtualHost 12346>: {expected}" in config.warnings
+
+
+def test_vhost_reached_only_by_policy_context_says_so() -> None:
+    config = load("vhost_by_policy_context = 1\n" + LOST_VHOST.format(port=0, name="horst"))
+    expected = "reached only by a request whose policy_context is 'horst'"
+    assert any(expected in warning for warning in config.warnings)
+
+
+def test_listened_port_without_vhost_is_a_warning_naming_the_port_line() -> None:
+    config = load("log_level = 2\nport = 127.0.0.1:12345,127.0.0.1:12399\n")
+    expected = "port 12399 has no <VirtualHost 12399>: a request arriving there is closed unanswered"
+    assert f"test.conf line 2: {expected}" in config.warnings

@@ -238,7 +238,10 @@ _DELIBERATELY_STRICTER = ("is not terminated", "cannot follow an unnamed", "unex
 @pytest.fixture(scope="module")
 def perl_parser() -> Iterator[PerlConfigGeneral]:
     if not perl_config_general_available():
-        pytest.skip("perl with Config::General is not installed")
+        pytest.fail(
+            "the oracle needs perl with Config::General, Tie::IxHash and JSON::PP"
+            " (Debian: mtpolicyd, as scripts/install-and-test installs)"
+        )
     oracle = PerlConfigGeneral()
     yield oracle
     oracle.close()

@@ -21,7 +21,9 @@ def test_handle_is_a_pool_over_the_servers_prefixing_the_namespace() -> None:
 
 
 def test_one_server_on_local_memcached_by_default() -> None:
-    assert list(MemcachedConnection(ConnectionConfig("m", "Memcached", {})).handle.clients) == ["127.0.0.1:11211"]
+    assert list(MemcachedConnection(ConnectionConfig("m", "Memcached", {})).handle.clients) == [
+        "127.0.0.1:11211"
+    ]
 
 
 def test_reconnect_makes_a_new_pool() -> None:

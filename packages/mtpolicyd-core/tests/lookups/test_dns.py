@@ -24,8 +24,6 @@ def blocklist(server: FakeDnsServer, domain: str = "bl.test") -> Blocklist:
     return Blocklist(domain, ProcessResolver(ResolverConfig.from_system(server.env)), LOGGER)
 
 
-
-
 async def test_listed_ip_gives_address_and_txt_text():
     with FakeDnsServer(ZONE) as server:
         assert await blocklist(server).check("127.0.0.2") == [

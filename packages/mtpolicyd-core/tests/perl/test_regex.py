@@ -36,3 +36,28 @@ def test_translate_leaves_common_syntax_alone():
 def test_invalid_pattern_raises_re_error():
     with pytest.raises(re.error):
         compile_perl_regex("(unclosed")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        ("^[[:^digit:]]+$", "abc", True),
+        ("^[[:^digit:]]+$", "ab1", False),
+        ("^[x[:^alpha:]]+$", "x1-", True),
+        ("^[x[:^alpha:]]+$", "xy", False),
+        ("^[^1[:^digit:]]+$", "023", True),
+        ("^[^1[:^digit:]]+$", "013", False),
+        ("^[^1[:^digit:]]+$", "0a3", False),
+        ("^[[:^space:][:^alpha:]]$", "a", True),  # not space, or not alpha: every character but none
+    ],
+)
+def test_negated_posix_classes_inside_brackets(pattern: str, value: str, matches: bool) -> None:
+    assert perl_search(pattern, value) is matches
+
+
+@pytest.mark.parametrize(
+    ("pattern", "matches"),
+    [("^h.llo$", False), ("^h..llo$", True), ("^h\\w+llo$", False), ("^h.{2}llo$", True), ("^héllo$", True)],
+)
+def test_matching_is_on_bytes_as_perl_matches_the_utf8_it_reads(pattern: str, matches: bool) -> None:
+    assert perl_search(pattern, "héllo") is matches

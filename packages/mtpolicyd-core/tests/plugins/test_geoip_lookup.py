@@ -29,3 +29,18 @@ async def test_geoip_lookup_missing_database_fails_the_request(block, build_plug
     plugin = build_plugin(block("geoip", module="GeoIPLookup", database=str(tmp_path / "none.dat")))
     with pytest.raises(OSError, match=r"none\.dat"):
         await plugin.run(Request({"client_address": "192.0.2.1"}, {}))
+
+
+@pytest.mark.parametrize(
+    ("ip", "code"),
+    [
+        ("192.0.521", None),  # inet_aton: 192.0.2.9
+        ("0300.0.2.1", None),  # inet_aton: octal, 192.0.2.1
+        ("192.000.002.001", "DE"),
+        ("192.0.2.1.", None),
+    ],
+)
+async def test_geoip_lookup_reads_malformed_addresses_as_libgeoip_does(geoip_lookup, ip, code):
+    session: dict[str, object] = {}
+    await geoip_lookup.run(Request({"client_address": ip}, session))
+    assert session["geoip-geoip-result"] == [code]

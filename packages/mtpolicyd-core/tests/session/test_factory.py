@@ -73,6 +73,6 @@ def test_memcached_namespace_of_the_connection_is_not_prefixed_twice(tmp_path: P
     connections = ConnectionPool([ConnectionConfig("memcached", "Memcached", {"namespace": "mt-"})])
     cache = build_session_cache(SessionCacheConfig(module="Memcached", namespace="mt-"), connections)
     assert isinstance(cache, LockingSessionCache)
-    assert cache.lock_key("abc") == "lock_abc"
+    assert cache.lock_key("abc") == "py:lock_abc"
     assert isinstance(cache.backend, MemcachedBackend)
     assert {client.namespace for client in cache.backend.connection.handle.clients.values()} == {"mt-"}

@@ -41,6 +41,9 @@ class FakeCache:
         if self.store_error is not None:
             raise self.store_error
 
+    async def probe(self) -> None:
+        """Always answers."""
+
     def reconnect(self) -> None:
         """Nothing to re-open."""
 

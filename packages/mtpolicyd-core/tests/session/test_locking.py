@@ -37,15 +37,15 @@ async def test_stored_session_comes_back_on_next_retrieve() -> None:
     assert await cache.retrieve("abc") == {"_instance": "abc", "score": 2.5}
 
 
-async def test_keys_are_namespace_then_instance_and_namespace_then_lock_instance() -> None:
+async def test_keys_are_namespace_marker_then_instance_or_lock_instance() -> None:
     backend = FakeBackend()
     cache = make_cache(backend, namespace="mt-")
     await cache.store(await cache.retrieve("abc"))
     assert backend.calls == [
-        ("add_lock", "mt-lock_abc"),
-        ("get", "mt-abc"),
-        ("set", "mt-abc"),
-        ("delete_lock", "mt-lock_abc"),
+        ("add_lock", "mt-py:lock_abc"),
+        ("get", "mt-py:abc"),
+        ("set", "mt-py:abc"),
+        ("delete_lock", "mt-py:lock_abc"),
     ]
 
 
@@ -53,7 +53,7 @@ async def test_lock_lives_lock_timeout_and_session_lives_expire() -> None:
     backend = FakeBackend()
     cache = make_cache(backend, lock_timeout=7, expire=99)
     await cache.store(await cache.retrieve("abc"))
-    assert backend.ttls == {"lock_abc": 7, "abc": 99}
+    assert backend.ttls == {"py:lock_abc": 7, "py:abc": 99}
 
 
 async def test_locked_session_is_retried_as_the_original_then_fails() -> None:
@@ -80,7 +80,7 @@ async def test_lock_is_taken_once_the_holder_stores() -> None:
     session["n"] = 1
 
     async def holder_finishes(_seconds: float) -> None:
-        if "lock_abc" in backend.data:
+        if "py:lock_abc" in backend.data:
             await holder.store(session)
 
     waiter = LockingSessionCache(backend, SessionCacheConfig(), sleep=holder_finishes)
@@ -106,7 +106,7 @@ async def test_failed_load_releases_the_lock() -> None:
     backend.down = {"get"}
     with pytest.raises(SessionError):
         await make_cache(backend).retrieve("abc")
-    assert "lock_abc" not in backend.data
+    assert "py:lock_abc" not in backend.data
 
 
 async def test_failed_store_still_releases_the_lock() -> None:
@@ -116,7 +116,7 @@ async def test_failed_store_still_releases_the_lock() -> None:
     backend.down = {"set"}
     with pytest.raises(SessionError, match="storing"):
         await cache.store(session)
-    assert "lock_abc" not in backend.data
+    assert "py:lock_abc" not in backend.data
 
 
 async def test_store_of_a_session_without_instance_does_nothing() -> None:
@@ -130,13 +130,13 @@ async def test_store_without_holding_the_lock_keeps_the_others_lock(caplog: pyte
     await make_cache(backend).retrieve("abc")
     with caplog.at_level(logging.WARNING):
         await make_cache(backend).store({"_instance": "abc"})
-    assert "lock_abc" in backend.data
+    assert "py:lock_abc" in backend.data
     assert "does not hold" in caplog.text
 
 
 async def test_corrupt_stored_session_counts_as_new(caplog: pytest.LogCaptureFixture) -> None:
     backend = FakeBackend()
-    backend.data["abc"] = (b"\x80not json", 1e9)
+    backend.data["py:abc"] = (b"\x80not json", 1e9)
     with caplog.at_level(logging.WARNING):
         assert await make_cache(backend).retrieve("abc") == {"_instance": "abc"}
     assert "instance=abc" in caplog.text
@@ -149,7 +149,7 @@ async def test_reconnect_forgets_inherited_locks_and_reopens_back_end() -> None:
     cache.reconnect()
     await cache.store({"_instance": "abc"})
     assert ("reconnect", "") in backend.calls
-    assert "lock_abc" in backend.data
+    assert "py:lock_abc" in backend.data
 
 
 async def test_requests_of_one_mail_in_one_worker_queue_instead_of_failing() -> None:
@@ -159,7 +159,7 @@ async def test_requests_of_one_mail_in_one_worker_queue_instead_of_failing() -> 
     second = asyncio.ensure_future(cache.retrieve("abc"))
     await asyncio.sleep(0)
     assert not second.done()
-    assert [call for call in backend.calls if call[0] == "add_lock"] == [("add_lock", "lock_abc")]
+    assert [call for call in backend.calls if call[0] == "add_lock"] == [("add_lock", "py:lock_abc")]
     first["n"] = 1
     await cache.store(first)
     assert await second == {"_instance": "abc", "n": 1}

@@ -10,6 +10,7 @@ import re
 import sys
 
 from mtpolicyd_core.config.loader import load_config
+from mtpolicyd_core.config.model import Dialect
 from mtpolicyd_core.engine import PolicyEngine
 from mtpolicyd_core.errors import ConfigError
 
@@ -61,6 +62,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="print the configuration as understood (vhosts, plugins, options) and exit",
     )
     parser.add_argument(
+        "--dialect",
+        choices=("1", "2"),
+        help="read the config as 1.x (globals) or 2.x (blocks) whatever it holds; overrides config_dialect",
+    )
+    parser.add_argument(
         "-t", "--cron", metavar="TASK,…", help="run these periodic tasks (hourly, daily, …) and exit"
     )
     args = parser.parse_args(argv)
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration file {args.config} does not exist!", file=sys.stderr)
         return 1
     try:
-        engine = PolicyEngine(load_config(args.config))
+        engine = PolicyEngine(load_config(args.config, args.dialect))
     except ConfigError as error:
         print(f"mtpolicyd: {error}", file=sys.stderr)
         return EXIT_BAD_CONFIG
@@ -98,9 +104,9 @@ async def run_cron(engine: PolicyEngine, tasks: list[str]) -> None:
         await engine.aclose()
 
 
-def start_engine(config_path: str) -> PolicyEngine:
+def start_engine(config_path: str, dialect: Dialect | None = None) -> PolicyEngine:
     """Load the config and let the plugins check their back-ends (as the serving user)."""
-    engine = PolicyEngine(load_config(config_path))
+    engine = PolicyEngine(load_config(config_path, dialect))
     asyncio.run(engine.startup())
     return engine
 
@@ -137,7 +143,7 @@ def serve(engine: PolicyEngine, args: argparse.Namespace) -> int:
         return EXIT_BAD_CONFIG
 
     def reload() -> PolicyEngine:
-        return start_engine(config_path)
+        return start_engine(config_path, args.dialect)
 
     try:
         return Master(engine, listeners, reload, args.loglevel).run()

@@ -26,7 +26,12 @@ _HIDDEN = "********"
 def describe_engine(engine: PolicyEngine) -> str:
     """The dialect, server settings, connections, session cache, vhosts and plugins, warnings."""
     config = engine.config
-    lines = [f"# configuration file {config.path}", f"# dialect {config.dialect}.x", "", "# server settings"]
+    lines = [
+        f"# configuration file {config.path}",
+        f"# dialect {config.dialect}.x: {config.dialect_reason}",
+        "",
+        "# server settings",
+    ]
     for field in dataclasses.fields(config.server):
         shown_as = "port" if field.name == "ports" else field.name
         lines.append(_line(0, shown_as, _value(getattr(config.server, field.name))))

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
+from mtpolicyd_core.config.dialect import ONE_X_GLOBALS, TWO_X_BLOCKS, choose_dialect
 from mtpolicyd_core.config.dsn import dsn_to_url
 from mtpolicyd_core.config.model import (
     Config,
@@ -30,21 +30,6 @@ from mtpolicyd_core.perl.comma_list import comma_list
 from mtpolicyd_core.perl.truth import perl_true
 
 log = logging.getLogger("mtpolicyd.config")
-
-#: Globals that exist only in 1.x: their presence makes a file 1.x.
-ONE_X_GLOBALS = (
-    "db_dsn",
-    "db_user",
-    "db_password",
-    "memcached_servers",
-    "memcached_namespace",
-    "memcached_expire",
-    "session_lock_wait",
-    "session_lock_max_retry",
-    "session_lock_timeout",
-)
-#: Blocks that exist only in 2.x: their presence makes a file 2.x.
-TWO_X_BLOCKS = ("Connection", "SessionCache")
 
 _SERVER_TEXT = ("user", "group", "pid_file", "log_file", "chroot")
 _SERVER_NAMES = ("syslog_ident", "syslog_facility", "host", "program_name")
@@ -85,24 +70,29 @@ _PORT = re.compile(r"(?:(.+):)?(\d+)")
 _SESSION_CONNECTION_OPTION = {"Memcached": "memcached", "Redis": "redis", "Sql": "sql"}
 
 
-def load_config(path: str) -> Config:
-    """Read, parse and validate the config file at ``path``."""
+def load_config(path: str, dialect: Dialect | None = None) -> Config:
+    """Read, parse and validate the config file at ``path``; ``dialect`` forces one (``--dialect``)."""
     warnings: list[str] = []
     root = parse_config_file(path, warnings)
-    return config_from_tree(root, path, warnings)
+    return config_from_tree(root, path, warnings, dialect)
 
 
-def load_config_text(text: str, path: str = "<string>") -> Config:
+def load_config_text(text: str, path: str = "<string>", dialect: Dialect | None = None) -> Config:
     """Parse and validate config ``text`` as if read from ``path``."""
     warnings: list[str] = []
     root = parse_config_text(text, path, warnings)
-    return config_from_tree(root, path, warnings)
+    return config_from_tree(root, path, warnings, dialect)
 
 
-def config_from_tree(root: Block, path: str, warnings: list[str] | None = None) -> Config:
+def config_from_tree(
+    root: Block, path: str, warnings: list[str] | None = None, forced_dialect: Dialect | None = None
+) -> Config:
     """Validate a parsed tree into the typed model; ConfigError names file and line."""
     reader = _Reader(root, path, warnings if warnings is not None else [])
-    dialect = reader.dialect()
+    choice = choose_dialect(root, path, forced_dialect)
+    for where, message in choice.warnings:
+        reader.warn(where, message)
+    dialect = choice.dialect
     reader.warn_unknown()
     server = reader.server()
     if dialect == "1":
@@ -110,13 +100,17 @@ def config_from_tree(root: Block, path: str, warnings: list[str] | None = None) 
     else:
         connections = reader.two_x_connections()
         session_cache = reader.two_x_session_cache(connections)
+    vhosts = reader.vhosts()
+    reader.check_listening(server, vhosts)
     return Config(
         path=path,
         dialect=dialect,
+        dialect_reason=choice.reason,
+        dialect_forced=choice.forced,
         server=server,
         connections=connections,
         session_cache=session_cache,
-        vhosts=reader.vhosts(),
+        vhosts=vhosts,
         root=root,
         warnings=tuple(reader.warnings),
     )
@@ -146,29 +140,6 @@ class _Reader:
         text = f"{where}: {message}"
         self.warnings.append(text)
         log.warning("%s", text)
-
-    # -- dialect --------------------------------------------------------------------
-
-    def dialect(self) -> Dialect:
-        """1.x or 2.x: forced by ``config_dialect``, else told by the options and blocks used."""
-        one_x = [setting for setting in self.root.settings() if setting.key in ONE_X_GLOBALS]
-        two_x = [block for block in self.root.blocks() if block.kind in TWO_X_BLOCKS]
-        forced = self.root.setting("config_dialect")
-        if forced is not None:
-            if forced.value.strip() not in ("1", "2"):
-                raise _error(f"config_dialect must be 1 or 2, not {forced.value!r}", forced.location)
-            dialect = cast(Dialect, forced.value.strip())
-        else:
-            # Blocks win: Perl 2.x loads such a file and ignores the old 1.x globals.
-            dialect = "2" if two_x or not one_x else "1"
-        ignored: Iterable[tuple[Location, str]] = (
-            [(setting.location, f"1.x global {setting.key}") for setting in one_x]
-            if dialect == "2"
-            else [(block.location, f"2.x block <{block.kind}>") for block in two_x]
-        )
-        for where, what in ignored:
-            self.warn(where, f"{what} ignored in a {dialect}.x config")
-        return dialect
 
     def warn_unknown(self) -> None:
         for setting in self.root.settings():
@@ -299,6 +270,7 @@ class _Reader:
             namespace=namespace,
             failure_mode=mode,
             failure_action=action,
+            location=servers.location if servers else None,
         )
         session_cache = replace(session_cache, **numbers)
         return tuple(connections), session_cache
@@ -371,6 +343,35 @@ class _Reader:
             raise ConfigError("no virtual hosts configured!", self.path)
         return vhosts
 
+    def check_listening(self, server: ServerConfig, vhosts: tuple[VirtualHostConfig, ...]) -> None:
+        """Warn of a vhost no listening port reaches and of a listening port without a vhost.
+
+        The original accepts both silently: such a vhost never runs (unless chosen by
+        ``policy_context``), and a request on such a port gets no answer.
+        """
+        listened = {_port_number(entry) for entry in server.ports}
+        port_setting = self.root.setting("port")
+        listing = ", ".join(server.ports)
+        for vhost in vhosts:
+            if int(vhost.port) in listened:
+                continue
+            if server.vhost_by_policy_context:
+                reach = f"it is reached only by a request whose policy_context is {vhost.name!r}"
+            else:
+                reach = "its plugins never run"
+            self.warn(
+                vhost.location,
+                f"<VirtualHost {vhost.port}>: port {vhost.port} is not listened on ({listing}): {reach}",
+            )
+        served = {int(vhost.port) for vhost in vhosts}
+        for port in sorted(listened - served):
+            where = port_setting.location if port_setting else Location(self.path, 1)
+            self.warn(
+                where,
+                f"port {port} has no <VirtualHost {port}>: a request arriving there is closed unanswered"
+                + (" unless its policy_context names a vhost" if server.vhost_by_policy_context else ""),
+            )
+
     def _vhost(self, block: Block) -> VirtualHostConfig:
         where = block.location
         port = (block.name or "").strip()
@@ -416,4 +417,11 @@ def _ports(setting: Setting) -> tuple[str, ...]:
     for entry in entries:
         if not _PORT.fullmatch(entry):
             raise _error(f"port: {entry!r} is not [host:]port", setting.location)
+        if not 0 < _port_number(entry) < 65536:
+            raise _error(f"port: {entry!r}: the port number must be 1 to 65535", setting.location)
     return entries
+
+
+def _port_number(entry: str) -> int:
+    """The TCP port of a ``[host:]port`` entry."""
+    return int(entry.rpartition(":")[2])

@@ -104,6 +104,10 @@ class Config:
     root: Block
     #: what was ignored or doubtful while reading (unknown options, skipped includes …)
     warnings: tuple[str, ...] = ()
+    #: why this dialect: ``memcached_servers at line 19``, ``<SessionCache> at line 14`` …
+    dialect_reason: str = ""
+    #: the dialect was told (``--dialect``, ``config_dialect``), not read off the file's contents
+    dialect_forced: bool = False
 
     def connection(self, name: str) -> ConnectionConfig | None:
         """The connection named ``name``, or None."""

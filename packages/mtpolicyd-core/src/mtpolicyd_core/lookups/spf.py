@@ -17,6 +17,14 @@ import spf
 
 from mtpolicyd_core.lookups.dns_wire import AAAA, CNAME, MX, PTR, TXT, A, MxData
 from mtpolicyd_core.lookups.resolver import DnsLookupError, DnsResolver
+from mtpolicyd_core.lookups.spf_wording import (
+    PARENT_DOMAIN_ERRORS,
+    RECURSION_ERRORS,
+    SPF_RECORD_LOOKUP,
+    dns_error_text,
+    error_text,
+    macro_error_text,
+)
 
 #: seconds one evaluation may spend on DNS in all
 SPF_QUERY_TIME = 5.0
@@ -50,6 +58,25 @@ class _Query(spf.query):  # type: ignore[misc]
         super().__init__(**kwargs)
         self.limits = limits
         self.matched_domain: str | None = None
+        #: the innermost domain evaluated when an error arose, and the domain that led to it
+        self.failed_in: tuple[str, str] | None = None
+
+    def check1(self, record: Any, domain: str, recursion: int) -> Any:
+        parent = self.d
+        try:
+            return super().check1(record, domain, recursion)
+        except (spf.PermError, spf.TempError):
+            if self.failed_in is None:
+                self.failed_in = (domain, parent)
+            raise
+
+    def expand(self, text: str, stripdot: bool = True) -> Any:
+        try:
+            return super().expand(text, stripdot)
+        except spf.PermError as error:
+            if error.msg == "Unknown Macro Encountered" and error.mech:
+                raise spf.PermError(macro_error_text(error.mech, text)) from None
+            raise
 
     def check0(self, record: str, recursion: int) -> Any:
         result = super().check0(record, recursion)
@@ -78,14 +105,16 @@ def _pyspf_lookup(name: str, qtype: str, strict: object = True, timeout: float =
     try:
         answer = resolver.query_from_thread(name, _RDTYPES[qtype])
     except DnsLookupError as error:
-        raise spf.TempError(f"DNS {error}") from None
+        raise spf.TempError(dns_error_text(error.reason, name, qtype)) from None
     found: list[Any] = []
     owner = name
     for alias in answer.cname_chain:
         found.append(((owner, "CNAME"), alias))
         owner = alias
     for value in answer.values:
-        found.append(((owner, qtype), (value.preference, value.exchange) if isinstance(value, MxData) else value))
+        found.append(
+            ((owner, qtype), (value.preference, value.exchange) if isinstance(value, MxData) else value)
+        )
     return found
 
 
@@ -138,7 +167,27 @@ def _evaluate(scope: str, identity: str, ip: str, helo: str | None, server: SpfS
         prefix = domain if where == domain else f"{domain} ... {where}"
         authority = authority_explanation(query, identity, where, message, server) if code == "fail" else ""
         return SpfResult(code, sanitize(f"{prefix}: {text}"), authority)
-    return SpfResult(code, sanitize(f"{domain}: {error_text(code, message)}"))
+    text = error_text(code, message, server.limits.dns_interactive_terms)
+    return SpfResult(code, sanitize(f"{error_where(query, domain, message, text)}: {text}"))
+
+
+def error_where(query: _Query, domain: str, message: str, text: str) -> str:
+    """``domain``, or ``domain ... inner`` for an error met in an included or redirected domain,
+    as Mail::SPF names where it met the error."""
+    recursion = RECURSION_ERRORS.search(message)
+    if recursion:  # Mail::SPF recursed into the domain until its limit: always "A ... A"
+        return f"{domain} ... {recursion.group(1).rstrip('.').lower()}"
+    record_lookup = SPF_RECORD_LOOKUP.search(text)
+    if record_lookup:  # the record of an included or redirected domain could not be fetched
+        inner = record_lookup.group(1)
+    elif query.failed_in is None:
+        return domain
+    else:
+        inner, parent = query.failed_in
+        if any(marker in text for marker in PARENT_DOMAIN_ERRORS):
+            inner = parent
+    inner = inner.rstrip(".").lower()
+    return domain if inner == domain else f"{domain} ... {inner}"
 
 
 def authority_explanation(query: Any, identity: str, domain: str, message: str, server: SpfServer) -> str:
@@ -183,31 +232,6 @@ def mail_spf_mechanism(term: str) -> str:
         ipv4_length = ""
     suffix = ipv4_length + ("" if ipv6_length in ("", "128") else f"//{ipv6_length}")
     return f"{qualifier.replace('+', '')}{name}{':' + spec if spec else ''}{suffix}"
-
-
-_ERROR_TEXTS = (
-    (r"Unknown mechanism found: (.*)", "Unknown mechanism type '{0}' in 'v=spf1' record"),
-    (r"Two or more type TXT spf records found\.?", "Redundant applicable 'v=spf1' sender policies found"),
-    (
-        r"No valid SPF record for included domain: ([^:]*)(?::.*)?",
-        "Included domain '{0}' has no applicable sender policy",
-    ),
-    (r"Void lookup limit of (\d+) exceeded", "Maximum void DNS look-ups limit ({0}) exceeded"),
-    (r"(Maximum DNS-interactive terms limit .*)", "{0}"),
-    (r"More than \d+ DNS lookups|Too many DNS lookups", "Maximum DNS-interactive terms limit (10) exceeded"),
-)
-
-
-def error_text(code: str, message: str) -> str:
-    """Mail::SPF's wording of a pyspf error message where they are known to differ."""
-    detail = re.sub(r"^SPF (Permanent|Temporary) Error: ", "", message)
-    for pattern, wording in _ERROR_TEXTS:
-        match = re.fullmatch(pattern, detail)
-        if match:
-            return wording.format(*match.groups())
-    if code == "none":
-        return "No applicable sender policy available"
-    return detail
 
 
 def sanitize(text: str) -> str:

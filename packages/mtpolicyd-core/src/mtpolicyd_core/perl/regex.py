@@ -1,9 +1,10 @@
 """Perl regular expressions from config files, compiled as Python ``re`` patterns.
 
 Admins write Perl syntax (``re_match``, ``regex``); the few constructs Python
-spells differently are rewritten, the rest is passed through unchanged. Matching
-is ASCII-only (``\\d``, ``\\w``, ``\\s``, case folding), as Perl does on the byte
-strings the original reads from Postfix.
+spells differently are rewritten, the rest is passed through unchanged. Patterns
+and values are matched as bytes, as Perl matches the undecoded byte strings the
+original reads from Postfix and from its config: ``.`` is one byte, and ``\\d``,
+``\\w``, ``\\s`` and case folding are ASCII-only.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ _POSIX_CLASSES = {
     "graph": r"\x21-\x7e",
 }
 
+_POSIX = re.compile(r"\[:(\^?)(\w+):\]")
+
 #: Perl escapes outside a character class with another spelling in Python.
 _ESCAPES = {"z": r"\Z", "Z": r"(?=\n?\Z)", "h": r"[ \t]", "H": r"[^ \t]"}
 
@@ -38,32 +41,13 @@ def translate(pattern: str) -> str:
     """The Python spelling of a Perl pattern (named groups, ``\\z``/``\\Z``, POSIX classes …)."""
     out: list[str] = []
     index = 0
-    in_class = False
     while index < len(pattern):
         char = pattern[index]
         if char == "\\" and index + 1 < len(pattern):
-            index = _translate_escape(pattern, index, in_class, out)
-            continue
-        if in_class:
-            posix = re.match(r"\[:(\w+):\]", pattern[index:])
-            if posix and posix.group(1) in _POSIX_CLASSES:
-                out.append(_POSIX_CLASSES[posix.group(1)])
-                index += posix.end()
-                continue
-            if char == "]":
-                in_class = False
-            out.append(char)
-            index += 1
+            index = _translate_escape(pattern, index, False, out)
             continue
         if char == "[":
-            in_class = True
-            start = index + 1
-            if pattern.startswith("^", start):
-                start += 1
-            if pattern.startswith("]", start):  # a leading ] is a literal
-                start += 1
-            out.append(pattern[index:start].replace("]", r"\]"))
-            index = start
+            index = _translate_class(pattern, index, out)
             continue
         if pattern.startswith("(?<", index) and not pattern.startswith(("(?<=", "(?<!"), index):
             out.append("(?P<")
@@ -77,6 +61,46 @@ def translate(pattern: str) -> str:
         out.append(char)
         index += 1
     return "".join(out)
+
+
+def _translate_class(pattern: str, index: int, out: list[str]) -> int:
+    """Append the bracketed class at ``index``; return the index after its ``]``.
+
+    Python cannot negate a POSIX class inside brackets (``[a[:^digit:]]``), so a class holding
+    one becomes a group: any of the plain items or outside a negated class (for ``[^…]``: none
+    of the plain items and inside every negated class).
+    """
+    start = index + 1
+    negated = pattern.startswith("^", start)
+    start += negated
+    body: list[str] = []
+    if pattern.startswith("]", start):  # a leading ] is a literal
+        body.append(r"\]")
+        start += 1
+    inverted: list[str] = []
+    index = start
+    while index < len(pattern) and pattern[index] != "]":
+        if pattern[index] == "\\" and index + 1 < len(pattern):
+            index = _translate_escape(pattern, index, True, body)
+            continue
+        posix = _POSIX.match(pattern, index)
+        if posix and posix.group(2) in _POSIX_CLASSES:
+            (inverted if posix.group(1) else body).append(_POSIX_CLASSES[posix.group(2)])
+            index = posix.end()
+            continue
+        body.append(pattern[index])
+        index += 1
+    plain = "".join(body)
+    if not inverted:
+        out.append(f"[{'^' if negated else ''}{plain}]")
+    elif not negated:
+        out.append(
+            "(?:" + "|".join(([f"[{plain}]"] if plain else []) + [f"[^{item}]" for item in inverted]) + ")"
+        )
+    else:
+        lookaheads = ([f"(?![{plain}])"] if plain else []) + [f"(?=[{item}])" for item in inverted[:-1]]
+        out.append("(?:" + "".join(lookaheads) + f"[{inverted[-1]}])")
+    return index + 1
 
 
 def _translate_escape(pattern: str, index: int, in_class: bool, out: list[str]) -> int:
@@ -102,12 +126,18 @@ def _translate_escape(pattern: str, index: int, in_class: bool, out: list[str]) 
     return index + 2
 
 
+def perl_bytes(text: str) -> bytes:
+    """Text as the original matches it: the bytes Postfix sent (UTF-8; undecodable bytes kept)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 @lru_cache(maxsize=512)
-def compile_perl_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a Perl pattern; raises ``re.error`` for patterns Python cannot express."""
-    return re.compile(translate(pattern), re.ASCII)
+def compile_perl_regex(pattern: str) -> re.Pattern[bytes]:
+    """Compile a Perl pattern for matching bytes, as Perl matches the byte strings the original reads
+    (``.`` is one byte of a two-byte UTF-8 letter); raises ``re.error`` where Python cannot express it."""
+    return re.compile(perl_bytes(translate(pattern)))
 
 
 def perl_search(pattern: str, value: str) -> bool:
-    """Whether ``value =~ m/pattern/`` matches."""
-    return compile_perl_regex(pattern).search(value) is not None
+    """Whether ``value =~ m/pattern/`` matches (on the value's bytes)."""
+    return compile_perl_regex(pattern).search(perl_bytes(value)) is not None

@@ -6,7 +6,7 @@ import re
 import urllib.error
 import urllib.request
 
-from mtpolicyd_core.options import NUM, STR, Option, maybe
+from mtpolicyd_core.options import NUM, STR, Option, maybe, mode_option
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
@@ -37,9 +37,9 @@ class CtIpRep(Switchable, Scoring, Plugin):
         doc="text after `defer`",
     )
     permfail_score = Option(maybe(NUM), doc="score added on `permfail`")
-    permfail_mode = Option(STR, default="reject", user_config=True, doc="`reject`, `defer` or `passive`")
+    permfail_mode = mode_option("reject", ("reject", "defer", "passive"), "`reject`, `defer` or `passive`")
     tempfail_score = Option(maybe(NUM), doc="score added on `tempfail`")
-    tempfail_mode = Option(STR, default="defer", user_config=True, doc="`reject`, `defer` or `passive`")
+    tempfail_mode = mode_option("defer", ("reject", "defer", "passive"), "`reject`, `defer` or `passive`")
 
     def classify(self, ip: str) -> list[str | None]:
         """``[action, refid]`` as ctipd answers them; an HTTP or format error fails the request.

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from functools import cached_property
 
 from mtpolicyd_core.lookups.dns import Blocklist, listing_info
-from mtpolicyd_core.options import NUM, STR, Option, maybe
+from mtpolicyd_core.options import NUM, STR, Option, maybe, mode_option
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
@@ -36,13 +36,13 @@ class DBL(Switchable, ModeAnswers, Scoring, Plugin):
     listed check whose mode is `reject` answers a reject. Other modes only score."""
 
     domain = Option(STR, required=True, doc="DNS zone of the list, e.g. `dbl.spamhaus.org`")
-    sender_mode = Option(STR, default="reject", user_config=True, doc="`reject` or `passive`")
+    sender_mode = mode_option("reject", ("reject", "passive"), "`reject` or `passive`")
     sender_score = Option(maybe(NUM), default="5", doc="score added when the sender domain is listed")
-    reverse_client_name_mode = Option(STR, default="reject", user_config=True, doc="`reject` or `passive`")
+    reverse_client_name_mode = mode_option("reject", ("reject", "passive"), "`reject` or `passive`")
     reverse_client_name_score = Option(
         maybe(NUM), default="2.5", doc="score added when the reverse client name is listed"
     )
-    helo_name_mode = Option(STR, default="passive", user_config=True, doc="`reject` or `passive`")
+    helo_name_mode = mode_option("passive", ("reject", "passive"), "`reject` or `passive`")
     helo_name_score = Option(maybe(NUM), default="1", doc="score added when the HELO name is listed")
     reject_message = Option(
         STR,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mtpolicyd_core.options import NUM, STR, Option, maybe
+from mtpolicyd_core.options import MODES, NUM, STR, Option, maybe, mode_option
 from mtpolicyd_core.perl.comma_list import comma_list
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
@@ -18,7 +18,7 @@ class GeoIPAction(Switchable, ModeAnswers, Scoring, Plugin):
     only scores (`passive`). Dialect 1: an address without country is compared as an empty code."""
 
     result_from = Option(STR, required=True, doc="name of the GeoIPLookup plugin whose result is used")
-    mode = Option(STR, default="reject", user_config=True, doc="`reject`, `accept`/`dunno` or `passive`")
+    mode = mode_option("reject", MODES, "`reject`, `accept`/`dunno` or `passive`")
     country_codes = Option(
         STR, required=True, doc="comma separated two letter country codes, e.g. `DE,AT,CH`"
     )

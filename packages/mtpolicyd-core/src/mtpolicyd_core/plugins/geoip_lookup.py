@@ -7,6 +7,7 @@ from typing import Any
 
 import pygeoip
 
+from mtpolicyd_core.lookups.geoip_address import libgeoip_ipv4
 from mtpolicyd_core.options import STR, Option
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
@@ -18,7 +19,10 @@ class GeoIPLookup(Plugin):
     and keeps it in the session (`geoip-<name>-result`) for GeoIPAction; answers nothing."""
 
     database = Option(
-        STR, default="/usr/share/GeoIP/GeoIP.dat", doc="the GeoIP (legacy `.dat`) country database"
+        STR,
+        default="/usr/share/GeoIP/GeoIP.dat",
+        doc="the GeoIP (legacy `.dat`) country database",
+        reads_file=True,
     )
 
     @cached_property
@@ -30,13 +34,15 @@ class GeoIPLookup(Plugin):
             raise OSError(f"could not open GeoIP database {self.database}: {error}") from None
 
     def country_code(self, ip: str | None) -> str | None:
-        """The two letter code, or None when the address is unknown, invalid or not IPv4.
+        """The two letter code, or None when the address is unknown, malformed (as libGeoIP reads it)
+        or not IPv4.
         Reads the file: run on the thread pool (pygeoip locks its file itself)."""
-        if not ip:
+        address = libgeoip_ipv4(ip) if ip else None
+        if address is None:
             return None
         database = self.geoip
         try:
-            code: str = database.country_code_by_addr(ip)
+            code: str = database.country_code_by_addr(address)
         except (OSError, pygeoip.GeoIPError) as error:
             self.logger.debug("GeoIP lookup of %s: %s", ip, error)
             return None

@@ -28,7 +28,11 @@ class Honeypot(Switchable, Scoring, NestedChain, UsesConnections, Plugin):
 
     score = Option(maybe(NUM), doc="score added once per mail of a trapped client (mode other than reject)")
     mode = Option(
-        STR, default="reject", doc="`reject`, or anything else to only score and run the nested chain"
+        STR,
+        default="reject",
+        doc="`reject`, or anything else to only score and run the nested chain",
+        choices=("reject", "passive"),
+        otherwise="scores and runs the nested chain, like passive",
     )
     recipients = Option(STR, default="", doc="comma-separated trap recipient addresses")
     recipients_re = Option(

@@ -24,7 +24,12 @@ class PostfixMap(Switchable, Scoring, Plugin):
     is a match: adds ``score`` (once per mail) and answers ``match_action``; otherwise
     ``not_match_action`` is answered when set."""
 
-    db_file = Option(STR, required=True, doc="the map's Berkeley DB hash file (e.g. `/etc/postfix/relay.db`)")
+    db_file = Option(
+        STR,
+        required=True,
+        doc="the map's Berkeley DB hash file (e.g. `/etc/postfix/relay.db`)",
+        reads_file=True,
+    )
     score = Option(maybe(NUM), doc="score added on a match")
     match_action = Option(maybe(STR), doc="action answered on a match")
     not_match_action = Option(maybe(STR), doc="action answered when the address is not matched")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from mtpolicyd_core.lookups.dns import Blocklist, listing_info
-from mtpolicyd_core.options import NUM, STR, Option, maybe
+from mtpolicyd_core.options import NUM, STR, Option, maybe, mode_option
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
@@ -26,7 +26,7 @@ class RBL(Switchable, ModeAnswers, Scoring, Plugin):
     (`passive`). The answer is kept in the session as `rbl-<name>-result` for RBLAction."""
 
     domain = Option(STR, required=True, doc="DNS zone of the list, e.g. `zen.spamhaus.org`")
-    mode = Option(STR, default="reject", user_config=True, doc="`reject`, `accept` or `passive`")
+    mode = mode_option("reject", ("reject", "accept", "passive"), "`reject`, `accept` or `passive`")
     reject_message = Option(
         STR,
         default="delivery from %IP% rejected %INFO%",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mtpolicyd_core.lookups.dns import listing_info
-from mtpolicyd_core.options import NUM, STR, Option, maybe
+from mtpolicyd_core.options import NUM, STR, Option, maybe, mode_option
 from mtpolicyd_core.perl.regex import perl_search
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.plugins.rbl import rbl_reject_action
@@ -19,7 +19,7 @@ class RBLAction(Switchable, ModeAnswers, Scoring, Plugin):
     the returned address (e.g. `127.0.0.4`) matches ``re_match``: one category of a combined list."""
 
     result_from = Option(STR, required=True, doc="name of the RBL plugin whose answer is used")
-    mode = Option(STR, default="reject", user_config=True, doc="`reject`, `accept` or `passive`")
+    mode = mode_option("reject", ("reject", "accept", "passive"), "`reject`, `accept` or `passive`")
     re_match = Option(STR, required=True, doc="(Perl) regular expression the returned address must match")
     reject_message = Option(
         STR,

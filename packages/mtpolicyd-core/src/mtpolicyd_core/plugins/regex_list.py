@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mtpolicyd_core.options import BOOL, NUM, STR, Option, OptionType, maybe
 from mtpolicyd_core.perl.numbers import perl_str
-from mtpolicyd_core.perl.regex import compile_perl_regex
+from mtpolicyd_core.perl.regex import compile_perl_regex, perl_bytes
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
@@ -35,7 +35,11 @@ class RegexList(Switchable, Scoring, NestedChain, Plugin):
     score = Option(maybe(NUM), user_config=True, doc="score added on a match, once per mail")
     action = Option(maybe(STR), user_config=True, doc="action answered on a match")
     regex = Option(REGEX_LIST, doc="a regular expression (Perl syntax)")
-    file = Option(maybe(STR), doc="file of patterns, one a line; blank lines and `#` comments are skipped")
+    file = Option(
+        maybe(STR),
+        doc="file of patterns, one a line; blank lines and `#` comments are skipped",
+        reads_file=True,
+    )
 
     @cached_property
     def patterns(self) -> list[str]:
@@ -51,7 +55,7 @@ class RegexList(Switchable, Scoring, NestedChain, Plugin):
             except re.error as error:
                 self.logger.error("invalid regex %s: %s", pattern, error)
                 continue
-            if compiled.search(value):
+            if compiled.search(perl_bytes(value)):
                 return [pattern]
         return []
 

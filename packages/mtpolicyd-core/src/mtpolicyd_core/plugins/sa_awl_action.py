@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mtpolicyd_core.options import INT, NUM, STR, Option, maybe
+from mtpolicyd_core.options import INT, MODES, NUM, STR, Option, maybe, mode_option
 from mtpolicyd_core.perl.numbers import perl_numify, perl_str
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
@@ -18,7 +18,7 @@ class SaAwlAction(Switchable, ModeAnswers, Scoring, Plugin):
     AWL score times ``score_factor`` (once per mail), then rejects, answers dunno or only scores."""
 
     result_from = Option(STR, required=True, doc="name of the SaAwlLookup plugin whose result is used")
-    mode = Option(STR, default="reject", user_config=True, doc="`reject`, `accept`/`dunno` or `passive`")
+    mode = mode_option("reject", MODES, "`reject`, `accept`/`dunno` or `passive`")
     reject_message = Option(
         STR,
         default="sender address/ip has bad reputation",
@@ -28,7 +28,13 @@ class SaAwlAction(Switchable, ModeAnswers, Scoring, Plugin):
     score_factor = Option(maybe(NUM), doc="without `score`: add the AWL score times this factor")
     min_count = Option(INT, default="10", doc="ignore AWL records of fewer mails")
     threshold = Option(NUM, default="5", doc="the AWL score compared with")
-    match = Option(STR, default="gt", doc="`gt`: act when AWL score >= threshold; `lt`: when <= threshold")
+    match = Option(
+        STR,
+        default="gt",
+        doc="`gt`: act when AWL score >= threshold; `lt`: when <= threshold",
+        choices=("gt", "lt"),
+        otherwise="it never acts",
+    )
 
     def matches(self, awl_score: float) -> bool:
         """Whether the AWL score passes the threshold in the configured direction."""

@@ -35,6 +35,7 @@ class SaAwlLookup(Plugin):
         STR,
         default="/var/lib/amamvis/.spamassassin/auto-whitelist",
         doc="SpamAssassin's auto-whitelist Berkeley DB hash file",
+        reads_file=True,
     )
 
     @cached_property

@@ -15,7 +15,13 @@ class ScoreAction(Scoring, NestedChain, Plugin):
     """Answers ``action`` or runs its nested chain when the score is >= (gt) or <= (lt) the threshold."""
 
     threshold = Option(NUM, required=True, user_config=True, doc="the score at which the plugin fires")
-    match = Option(STR, default="gt", doc="`gt`: fire when score >= threshold; `lt`: when score <= threshold")
+    match = Option(
+        STR,
+        default="gt",
+        doc="`gt`: fire when score >= threshold; `lt`: when score <= threshold",
+        choices=("gt", "lt"),
+        otherwise="the plugin fails every request (unknown value for parameter match.)",
+    )
     action = Option(
         maybe(STR),
         doc="action to answer; `%IP%`, `%SCORE%` and `%SCORE_DETAIL%` are replaced (first occurrence each)",

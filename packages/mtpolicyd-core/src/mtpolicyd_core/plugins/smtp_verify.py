@@ -18,7 +18,7 @@ import dns.exception
 import dns.flags
 import dns.resolver
 
-from mtpolicyd_core.options import INT, NUM, STR, Option, maybe
+from mtpolicyd_core.options import INT, NUM, ON_OFF, STR, Option, maybe
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
@@ -102,8 +102,20 @@ class SMTPVerify(Switchable, Scoring, Plugin):
 
     host = Option(maybe(STR), doc="probe this SMTP server instead of the address's MX")
     port = Option(maybe(INT), doc="SMTP port (default 25)")
-    check_tlsa = Option(STR, default="off", doc="`on`: look up a DNSSEC-signed TLSA record of the MX")
-    check_openpgp = Option(STR, default="off", doc="`on`: look up a DNSSEC-signed OPENPGPKEY record")
+    check_tlsa = Option(
+        STR,
+        default="off",
+        doc="`on`: look up a DNSSEC-signed TLSA record of the MX",
+        choices=ON_OFF,
+        otherwise="like off",
+    )
+    check_openpgp = Option(
+        STR,
+        default="off",
+        doc="`on`: look up a DNSSEC-signed OPENPGPKEY record",
+        choices=ON_OFF,
+        otherwise="like off",
+    )
     size_field = Option(maybe(STR), default="size", doc="request attribute with the message size")
     sender_field = Option(maybe(STR), default="recipient", doc="request attribute used as MAIL FROM")
     recipient_field = Option(maybe(STR), default="sender", doc="request attribute with the probed address")

@@ -6,7 +6,7 @@ import functools
 from functools import cached_property
 
 from mtpolicyd_core.lookups.spf import SpfLimits, SpfResult, SpfServer, evaluate
-from mtpolicyd_core.options import NUM, STR, Option, maybe
+from mtpolicyd_core.options import MODES, NUM, ON_OFF, STR, Option, maybe, mode_option
 from mtpolicyd_core.perl.address_list import AddressList
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
@@ -25,13 +25,11 @@ class SPF(Switchable, ModeAnswers, Scoring, Plugin):
     are not checked."""
 
     pass_score = Option(maybe(NUM), doc="score added on `pass`")
-    pass_mode = Option(STR, default="passive", user_config=True, doc="`passive`, or `accept`/`dunno`")
+    pass_mode = mode_option("passive", ("passive", "accept", "dunno"), "`passive`, or `accept`/`dunno`")
     softfail_score = Option(maybe(NUM), doc="2.x: score added on `softfail`")
-    softfail_mode = Option(
-        STR, default="passive", user_config=True, doc="2.x: `passive`, `accept`/`dunno` or `reject`"
-    )
+    softfail_mode = mode_option("passive", MODES, "2.x: `passive`, `accept`/`dunno` or `reject`")
     fail_score = Option(maybe(NUM), doc="score added on `fail`")
-    fail_mode = Option(STR, default="reject", user_config=True, doc="`reject` or `passive`")
+    fail_mode = mode_option("reject", ("reject", "passive"), "`reject` or `passive`")
     reject_message = Option(
         STR,
         default="SPF validation failed: %LOCAL_EXPL%",
@@ -52,10 +50,24 @@ class SPF(Switchable, ModeAnswers, Scoring, Plugin):
         maybe(NUM), default="2", doc="2.x: empty DNS answers allowed (only the RFC default 2 is supported)"
     )
     temperror_score = Option(maybe(NUM), doc="2.x: score added on `temperror`")
-    temperror_mode = Option(STR, default="defer", doc="2.x: `passive`, `dunno`, or anything else to defer")
+    temperror_mode = Option(
+        STR,
+        default="defer",
+        doc="2.x: `passive`, `dunno`, or anything else to defer",
+        choices=("defer", "passive", "dunno"),
+        otherwise="it defers, like defer",
+    )
     permerror_score = Option(maybe(NUM), doc="2.x: score added on `permerror`")
-    permerror_mode = Option(STR, default="reject", doc="2.x: `passive`, or anything else to reject")
-    check_helo = Option(STR, default="on", doc="`off`: check only the sender")
+    permerror_mode = Option(
+        STR,
+        default="reject",
+        doc="2.x: `passive`, or anything else to reject",
+        choices=("reject", "passive"),
+        otherwise="it rejects, like reject",
+    )
+    check_helo = Option(
+        STR, default="on", doc="`off`: check only the sender", choices=ON_OFF, otherwise="like on"
+    )
 
     def init(self) -> None:
         for option, rfc_default in (("max_name_lookups_per_term", 10), ("max_void_dns_lookups", 2)):

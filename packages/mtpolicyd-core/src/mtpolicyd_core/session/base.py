@@ -22,6 +22,10 @@ class SessionCache(Protocol):
         """Store the session with its expiry and release its lock."""
         ...
 
+    async def probe(self) -> None:
+        """Read from the back-end once, to tell at start-up whether it answers; SessionError if not."""
+        ...
+
     def reconnect(self) -> None:
         """Forget the parent's back-end clients (after fork)."""
         ...
@@ -44,6 +48,9 @@ class NoSessionCache:
 
     async def store(self, session: Session) -> None:
         """Nothing is kept."""
+
+    async def probe(self) -> None:
+        """Nothing to reach."""
 
     def reconnect(self) -> None:
         """Nothing to re-open."""

@@ -23,6 +23,12 @@ from mtpolicyd_core.session.instance_locks import InstanceLocks
 
 log = logging.getLogger("mtpolicyd.session")
 
+#: written after the namespace in every key of ours, so the Perl mtpolicyd never reads our JSON
+#: sessions (it dies on them) nor we its Storable ones, even on one memcached with one namespace
+SESSION_KEY_MARKER = "py:"
+#: the instance :meth:`LockingSessionCache.probe` reads (Postfix's instance ids hold no ``-``)
+PROBE_INSTANCE = "mtpolicyd-start-up-probe"
+
 
 class KeyValueBackend(Protocol):
     """The primitives a session back-end offers; keys arrive with the namespace already applied."""
@@ -65,7 +71,10 @@ def lock_attempts(max_retry: int) -> range:
 
 
 class LockingSessionCache:
-    """A SessionCache over any KeyValueBackend: lock ``<ns>lock_<instance>``, data ``<ns><instance>``."""
+    """A SessionCache over any KeyValueBackend: lock ``<ns>py:lock_<instance>``, data ``<ns>py:<instance>``.
+
+    The original's keys lack the ``py:`` marker; see :data:`SESSION_KEY_MARKER`.
+    """
 
     def __init__(
         self,
@@ -81,11 +90,11 @@ class LockingSessionCache:
 
     def session_key(self, instance: str) -> str:
         """Where the session of ``instance`` is stored."""
-        return f"{self.config.namespace}{instance}"
+        return f"{self.config.namespace}{SESSION_KEY_MARKER}{instance}"
 
     def lock_key(self, instance: str) -> str:
         """The lock of ``instance``."""
-        return f"{self.config.namespace}lock_{instance}"
+        return f"{self.config.namespace}{SESSION_KEY_MARKER}lock_{instance}"
 
     @contextmanager
     def _backend_errors(self, instance: str, doing: str) -> Iterator[None]:
@@ -154,6 +163,16 @@ class LockingSessionCache:
                 await self.backend.delete_lock(self.lock_key(instance), token)
         finally:
             self._local.release(instance)
+
+    async def probe(self) -> None:
+        """Read one key that no mail uses; SessionError naming the back-end when that fails."""
+        failures: tuple[type[BaseException], ...] = (*self.backend.errors, OSError)
+        try:
+            await self.backend.get(self.session_key(PROBE_INSTANCE))
+        except failures as error:
+            raise SessionError(
+                f"session cache {self.backend.describe()}: {error or type(error).__name__}"
+            ) from error
 
     def reconnect(self) -> None:
         """Forget the parent's back-end client (after fork); locks of the parent are not ours."""

@@ -83,7 +83,11 @@ class Greylist(Switchable, Scoring, SqlTables, Plugin):
 
     score = Option(maybe(NUM), doc="score added once per mail when the client passed (e.g. -10)")
     mode = Option(
-        STR, default="passive", doc="on a pass: `accept` or `dunno` end the chain; `passive` goes on"
+        STR,
+        default="passive",
+        doc="on a pass: `accept` or `dunno` end the chain; `passive` goes on",
+        choices=("passive", "accept", "dunno"),
+        otherwise="a pass answers nothing, like passive",
     )
     defer_message = Option(STR, default="defer greylisting is active", doc="action answered when deferring")
     append_waittime = Option(BOOL, default="1", doc="append ` (Ns left)` when a client retries too early")
