@@ -57,6 +57,9 @@ class FakeKeyValue:
         expires = self.data[key][1]
         return None if expires is None else expires - time.time()
 
+    def describe(self) -> str:
+        return f"fake {self.name}"
+
     def reconnect(self) -> None:
         pass
 

@@ -21,3 +21,15 @@ class KeyValueStore(Protocol):
     async def delete(self, key: str) -> None:
         """Remove ``key``."""
         ...
+
+    def describe(self) -> str:
+        """Kind, name and address, for error messages."""
+        ...
+
+    def reconnect(self) -> None:
+        """Forget the parent's client (after fork)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the client."""
+        ...

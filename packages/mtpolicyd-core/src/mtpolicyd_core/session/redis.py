@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mtpolicyd_core.connections.redis import RedisConnection
+from mtpolicyd_core.session.store_backend import StoreBackend
 
 #: delete the lock only while it still holds our token (a lock that expired may be someone else's now)
 RELEASE_SCRIPT = """
@@ -13,16 +14,10 @@ return 0
 """
 
 
-class RedisBackend:
+class RedisBackend(StoreBackend):
     """Keys as the original: ``lock_<instance>`` and ``<instance>``, namespace in front."""
 
-    def __init__(self, connection: RedisConnection) -> None:
-        self.connection = connection
-        self.errors = connection.errors
-
-    def describe(self) -> str:
-        """The connection, for error messages."""
-        return self.connection.describe()
+    connection: RedisConnection
 
     async def add_lock(self, key: str, token: str, ttl: int) -> bool:
         """``SET key token NX EX ttl``."""
@@ -31,19 +26,3 @@ class RedisBackend:
     async def delete_lock(self, key: str, token: str) -> None:
         """Compare-and-delete in one script."""
         await self.connection.handle.eval(RELEASE_SCRIPT, 1, key, token)
-
-    async def get(self, key: str) -> bytes | None:
-        """``GET``."""
-        return await self.connection.get(key)
-
-    async def set(self, key: str, value: bytes, ttl: int) -> None:
-        """``SET key value EX ttl``."""
-        await self.connection.set(key, value, ttl)
-
-    def reconnect(self) -> None:
-        """Forget the parent's client."""
-        self.connection.reconnect()
-
-    async def aclose(self) -> None:
-        """Close the connection."""
-        await self.connection.aclose()
