@@ -54,7 +54,12 @@ def engine_arguments(url: URL, timeout: float) -> dict[str, Any]:
             return {"connect_args": {"timeout": timeout}, "poolclass": StaticPool}
         # SQLite takes one writer at a time: one connection per worker queues the worker's requests
         # in order, instead of many connections polling the file lock with SQLite's coarse sleeps
-        return {"connect_args": {"timeout": timeout}, "pool_size": 1, "max_overflow": 0, "pool_timeout": timeout}
+        return {
+            "connect_args": {"timeout": timeout},
+            "pool_size": 1,
+            "max_overflow": 0,
+            "pool_timeout": timeout,
+        }
     if url.get_backend_name() in ("mysql", "mariadb"):
         seconds = max(1, int(timeout))
         return {"pool_pre_ping": True, "pool_recycle": 3600, "connect_args": {"connect_timeout": seconds}}
