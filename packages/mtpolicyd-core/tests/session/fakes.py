@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from mtpolicyd_core.session.steps import OneAfterAnother
+
 
 class BackendDown(Exception):
     """What the fake back-end raises while it is "unreachable"."""
 
 
-class FakeBackend:
+class FakeBackend(OneAfterAnother):
     """Dict with expiry; ``down`` makes every call fail; ``calls`` records what was asked."""
 
     errors: tuple[type[BaseException], ...] = (BackendDown,)

@@ -74,6 +74,11 @@ class MemcachedConnection:
         """Remove ``key``."""
         await self.handle.delete(memcached_key(key))
 
+    def same_server(self, key: str, other: str) -> bool:
+        """Whether one server holds both keys now (commands to it are answered in order)."""
+        pool = self.handle
+        return pool.client_for(memcached_key(key)) is pool.client_for(memcached_key(other))
+
     def reconnect(self) -> None:
         """Forget the parent's connections (after fork); the next command connects again."""
         self._pool = None

@@ -56,6 +56,14 @@ class KeyValueBackend(Protocol):
         """Store ``value`` at ``key`` for ``ttl`` seconds."""
         ...
 
+    async def lock_and_get(self, lock_key: str, token: str, ttl: int, key: str) -> tuple[bool, bytes | None]:
+        """``add_lock``; when taken, ``get`` too (one round trip where the back-end can; see steps.py)."""
+        ...
+
+    async def set_and_unlock(self, key: str, value: bytes, ttl: int, lock_key: str, token: str) -> None:
+        """``set``, then ``delete_lock`` also when setting failed (one round trip where it can)."""
+        ...
+
     def reconnect(self) -> None:
         """Forget the parent's client (after fork)."""
         ...
@@ -118,27 +126,22 @@ class LockingSessionCache:
                 await self._local.acquire(instance)
         except TimeoutError:
             raise SessionLockError(instance) from None
+        token = secrets.token_hex(8)
         try:
-            token = secrets.token_hex(8)
-            await self._acquire(instance, token)
-            self._tokens[instance] = token
+            data = await self._lock_and_load(instance, token)
         except BaseException:
             self._local.release(instance)
             raise
-        try:
-            with self._backend_errors(instance, "loading"):
-                data = await self.backend.get(self.session_key(instance))
-        except BaseException:
-            await self._release(instance)
-            raise
+        self._tokens[instance] = token
         return serde.loads(data, instance) or {"_instance": instance}
 
-    async def _acquire(self, instance: str, token: str) -> None:
-        key = self.lock_key(instance)
+    async def _lock_and_load(self, instance: str, token: str) -> bytes | None:
+        lock_key, key, ttl = self.lock_key(instance), self.session_key(instance), self.config.lock_timeout
         for attempt in lock_attempts(self.config.lock_max_retry):
             with self._backend_errors(instance, "locking"):
-                if await self.backend.add_lock(key, token, self.config.lock_timeout):
-                    return
+                locked, data = await self.backend.lock_and_get(lock_key, token, ttl, key)
+            if locked:
+                return data
             await self._sleep(self.config.lock_wait * attempt / 1_000_000)
         raise SessionLockError(instance)
 
@@ -147,20 +150,18 @@ class LockingSessionCache:
         instance = session.get("_instance")
         if not isinstance(instance, str):
             return
-        try:
-            with self._backend_errors(instance, "storing"):
-                await self.backend.set(self.session_key(instance), serde.dumps(session), self.config.expire)
-        finally:
-            await self._release(instance)
-
-    async def _release(self, instance: str) -> None:
+        key, data = self.session_key(instance), serde.dumps(session)
         token = self._tokens.pop(instance, None)
         if token is None:
             log.warning("instance=%s: storing a session whose lock this worker does not hold", instance)
+            with self._backend_errors(instance, "storing"):
+                await self.backend.set(key, data, self.config.expire)
             return
         try:
-            with self._backend_errors(instance, "unlocking"):
-                await self.backend.delete_lock(self.lock_key(instance), token)
+            with self._backend_errors(instance, "storing"):
+                await self.backend.set_and_unlock(
+                    key, data, self.config.expire, self.lock_key(instance), token
+                )
         finally:
             self._local.release(instance)
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable
 
 from mtpolicyd_core.connections.sql import SqlConnection
+from mtpolicyd_core.session.steps import OneAfterAnother
 
 DEFAULT_TABLE = "mtpolicyd_session"
 #: stores between two sweeps of expired rows (per worker)
@@ -50,7 +51,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class SqlBackend:
+class SqlBackend(OneAfterAnother):
     """Sessions and locks in one table of the connection's database."""
 
     errors: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, TimeoutError)

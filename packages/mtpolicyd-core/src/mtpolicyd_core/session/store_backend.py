@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from mtpolicyd_core.connections.key_value import KeyValueStore
+from mtpolicyd_core.session.steps import OneAfterAnother
 
 
-class StoreBackend:
+class StoreBackend(OneAfterAnother):
     """``get``/``set`` go straight to the store; subclasses add ``add_lock``/``delete_lock``."""
 
     def __init__(self, connection: KeyValueStore) -> None:
