@@ -17,7 +17,6 @@ from mtpolicyd_core.config.tree import Block, Location
 from mtpolicyd_core.engine import PolicyEngine
 from mtpolicyd_core.perl.numbers import perl_str
 from mtpolicyd_core.plugin import Plugin
-from sqlalchemy.engine import make_url
 
 _INDENT = "  "
 _HIDDEN = "********"
@@ -79,6 +78,8 @@ def _option_text(key: str, value: str) -> str:
     if "password" in key:
         return quote_value(_HIDDEN)
     if key == "url":
+        from sqlalchemy.engine import make_url  # noqa: PLC0415 - SQLAlchemy only for configs with SQL
+
         return quote_value(make_url(value).render_as_string(hide_password=True))
     return quote_value(value)
 

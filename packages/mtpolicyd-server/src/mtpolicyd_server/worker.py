@@ -25,6 +25,11 @@ from mtpolicyd_server.listeners import Listener
 from mtpolicyd_server.protocol import Limits, PolicyRequest, ProtocolError, RequestParser, encode_reply
 from mtpolicyd_server.scoreboard import WorkerState, WorkerStatus
 
+try:  # imported by the master, before the fork: the workers share its pages
+    import uvloop
+except ImportError:  # pragma: no cover - uvloop is a dependency; asyncio's loop still works
+    uvloop = None  # type: ignore[assignment]
+
 log = logging.getLogger("mtpolicyd.worker")
 
 #: seconds between heartbeats and timeout checks
@@ -37,11 +42,7 @@ PIPELINE_LIMIT = 16
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
     """uvloop's loop when it is installed (less CPU per request), else asyncio's."""
-    try:
-        import uvloop  # noqa: PLC0415 - optional speed-up
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
+    return asyncio.new_event_loop() if uvloop is None else uvloop.new_event_loop()
 
 
 class ClientConnection(asyncio.Protocol):

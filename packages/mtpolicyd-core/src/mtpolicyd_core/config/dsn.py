@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import URL
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 _DSN = re.compile(r"dbi:(\w+)(?:\(.*?\))?:(.*)", re.IGNORECASE | re.DOTALL)
 
@@ -22,6 +24,8 @@ _HOST_KEYS = {"host", "hostname"}
 
 def dsn_to_url(dsn: str, user: str = "", password: str = "") -> URL:
     """The SQLAlchemy URL for a DBI ``dsn``; ValueError names what is wrong with it."""
+    from sqlalchemy.engine import URL  # noqa: PLC0415 - SQLAlchemy only for configs with SQL
+
     match = _DSN.fullmatch(dsn.strip())
     if match is None:
         raise ValueError(f"{dsn!r} is not a Perl DBI data source (dbi:DRIVER:…)")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from typing import Any, Protocol
 
 from mtpolicyd_core.config.model import ConnectionConfig
 from mtpolicyd_core.errors import ConfigError, ConnectionUnavailable
+from mtpolicyd_core.lazy_import import import_object
 
 #: connection ``module`` → ``package.module:Class`` implementing it
 CONNECTION_MODULES: dict[str, str] = {
@@ -41,8 +41,7 @@ def _connection_class(config: ConnectionConfig) -> Any:
             where.file if where else None,
             where.line if where else None,
         )
-    module_name, _, class_name = target.partition(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    return import_object(target)
 
 
 class ConnectionPool:

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from mtpolicyd_core.config.model import SessionCacheConfig
 from mtpolicyd_core.connections import ConnectionPool
-from mtpolicyd_core.connections.memcached import MemcachedConnection
-from mtpolicyd_core.connections.redis import RedisConnection
-from mtpolicyd_core.connections.sql import SqlConnection
 from mtpolicyd_core.errors import ConfigError, ConnectionUnavailable
+from mtpolicyd_core.lazy_import import import_object
+from mtpolicyd_core.roles.connections import connection_module
 from mtpolicyd_core.session.base import NoSessionCache, SessionCache
-from mtpolicyd_core.session.locking import KeyValueBackend, LockingSessionCache
-from mtpolicyd_core.session.memcached import MemcachedBackend
-from mtpolicyd_core.session.redis import RedisBackend
-from mtpolicyd_core.session.sql import DEFAULT_TABLE, SqlBackend
+from mtpolicyd_core.session.locking import LockingSessionCache
 
-#: module → (connection class it needs, builder of the back-end over that connection)
-BACKENDS: dict[str, tuple[type, Callable[[Any, SessionCacheConfig], KeyValueBackend]]] = {
-    "Memcached": (MemcachedConnection, lambda conn, _config: MemcachedBackend(conn)),
-    "Redis": (RedisConnection, lambda conn, _config: RedisBackend(conn)),
-    "Sql": (SqlConnection, lambda conn, config: SqlBackend(conn, config.options.get("table", DEFAULT_TABLE))),
+#: SessionCache module → its back-end class (imported only when configured); each has ``for_session``
+BACKENDS: dict[str, str] = {
+    "Memcached": "mtpolicyd_core.session.memcached:MemcachedBackend",
+    "Redis": "mtpolicyd_core.session.redis:RedisBackend",
+    "Sql": "mtpolicyd_core.session.sql:SqlBackend",
 }
 
 
@@ -39,17 +33,19 @@ def build_session_cache(config: SessionCacheConfig, connections: ConnectionPool)
         raise _config_error(
             config, f"could not load SessionCache {config.module} (known: None, {', '.join(BACKENDS)})"
         )
-    connection_class, make_backend = BACKENDS[config.module]
     name = config.connection or config.options.get(config.module.lower()) or config.module.lower()
     try:
         connection = connections.get(name)
     except ConnectionUnavailable:
         raise _config_error(config, f"SessionCache {config.module}: no connection named {name}") from None
-    if not isinstance(connection, connection_class):
+    if connection_module(connection) != config.module:
         raise _config_error(
             config, f"SessionCache {config.module}: connection {name} is not a {config.module} connection"
         )
-    if isinstance(connection, MemcachedConnection):
+    if config.module == "Memcached":
         # the memcached client already prefixes its connection's namespace (plugins share it): not twice
-        config = replace(config, namespace=config.namespace.removeprefix(connection.namespace))
-    return LockingSessionCache(make_backend(connection, config), config)
+        config = replace(
+            config, namespace=config.namespace.removeprefix(getattr(connection, "namespace", ""))
+        )
+    backend = import_object(BACKENDS[config.module]).for_session(connection, config)
+    return LockingSessionCache(backend, config)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable
 
+from mtpolicyd_core.config.model import SessionCacheConfig
 from mtpolicyd_core.connections.sql import SqlConnection
 from mtpolicyd_core.session.steps import OneAfterAnother
 
@@ -61,6 +62,11 @@ class SqlBackend(OneAfterAnother):
         self.table = session_table(table)
         self._table_ready = False
         self._stores = 0
+
+    @classmethod
+    def for_session(cls, connection: SqlConnection, config: SessionCacheConfig) -> SqlBackend:
+        """The back-end over ``connection`` in the ``table`` the ``<SessionCache>`` names."""
+        return cls(connection, config.options.get("table", DEFAULT_TABLE))
 
     def describe(self) -> str:
         """The connection and table, for error messages."""

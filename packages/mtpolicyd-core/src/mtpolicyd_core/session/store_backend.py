@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Self
+
+from mtpolicyd_core.config.model import SessionCacheConfig
 from mtpolicyd_core.connections.key_value import KeyValueStore
 from mtpolicyd_core.session.steps import OneAfterAnother
 
@@ -12,6 +15,11 @@ class StoreBackend(OneAfterAnother):
     def __init__(self, connection: KeyValueStore) -> None:
         self.connection = connection
         self.errors = connection.errors
+
+    @classmethod
+    def for_session(cls, connection: KeyValueStore, config: SessionCacheConfig) -> Self:
+        """The back-end over ``connection`` for the ``<SessionCache>`` of ``config``."""
+        return cls(connection)
 
     def describe(self) -> str:
         """The connection, for error messages."""
