@@ -18,7 +18,7 @@ PYPROJECT = Path(__file__).parents[1] / "pyproject.toml"
 def without(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
     """Make ``modules`` (and anything imported from them) unimportable, as if their extra were missing."""
     for name in list(sys.modules):
-        if name.startswith(modules) or name.startswith("mtpolicyd_core.plugins."):
+        if name.startswith((*modules, "mtpolicyd_core.plugins.", "mtpolicyd_core.lookups.")):
             monkeypatch.delitem(sys.modules, name)
     for module in modules:
         monkeypatch.setitem(sys.modules, module, None)
