@@ -167,3 +167,20 @@ def test_source_package_is_lintian_clean(tmp_path: Path) -> None:
         ["lintian", "--fail-on", "error,warning", str(dsc)], capture_output=True, text=True, check=False
     )
     assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+#: programs the units run → the package that provides them (procps: not in a minimal Debian)
+PROVIDERS = {DAEMON: "mtpolicyd-python", "/bin/kill": "procps"}
+
+
+def test_programs_the_units_run_are_installed_with_the_package() -> None:
+    control = (DEBIAN / "control").read_text()
+    depends = re.search(r"^Depends:(.*?)^\S", control.split("Package: mtpolicyd-python")[1], re.S | re.M)
+    assert depends is not None
+    declared = {name.strip().split()[0] for name in depends[1].split(",") if name.strip()}
+    for unit in UNITS:
+        for key, values in unit_settings(unit.name).items():
+            for value in values if key.startswith("Exec") else []:
+                program = value.split()[0].lstrip("-+!@:")
+                assert program in PROVIDERS, (unit.name, program)
+                assert PROVIDERS[program] == "mtpolicyd-python" or PROVIDERS[program] in declared, program
