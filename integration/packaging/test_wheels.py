@@ -168,8 +168,11 @@ def test_plugin_without_its_extra_gets_the_install_line_and_the_extra_installs(
     path = tmp_path_factory.mktemp("extra") / "venv"  # its own venv: installing the extra changes it
     run([sys.executable, "-m", "venv", path], work)
     core = next(dist.glob("mtpolicyd_core-*.whl"))
-    wheels = [core, *dist.glob("mtpolicyd_server-*.whl")]
-    run([path / "bin" / "python", "-m", "pip", "install", "-q", *wheels], work)
+    server = next(dist.glob("mtpolicyd_server-*.whl"))
+    # the server alone: pip pulls mtpolicyd-core (found next to it) and its dependencies
+    run([path / "bin" / "python", "-m", "pip", "install", "-q", "--find-links", dist, server], work)
+    listed = run([path / "bin" / "python", "-m", "pip", "list", "--format=freeze"], work).stdout
+    assert f"mtpolicyd-core=={VERSION}" in listed.splitlines()
     (work / "geo.conf").write_text(GEOIP_CONFIG)
 
     refused = run([path / "bin" / "mtpolicyd", "-d", "-c", "geo.conf"], work, check=False)
