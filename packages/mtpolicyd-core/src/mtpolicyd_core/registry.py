@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from mtpolicyd_core.config.tree import Location
 from mtpolicyd_core.errors import ConfigError
+from mtpolicyd_core.optional import extras_needed_by
 
 if TYPE_CHECKING:
     from mtpolicyd_core.plugin import Plugin
@@ -24,7 +25,8 @@ def available_plugins() -> dict[str, str]:
 def load_plugin_class(module: str, plugin_name: str, where: Location) -> type[Plugin]:
     """The class for ``module = NAME``; ConfigError when no installed plugin has that name."""
     for point in entry_points(group=ENTRY_POINT_GROUP, name=module):
-        loaded: type[Plugin] = point.load()
+        with extras_needed_by(f"plugin {plugin_name} (module {module})", where):
+            loaded: type[Plugin] = point.load()
         return loaded
     known = ", ".join(sorted(available_plugins()))
     raise ConfigError(

@@ -10,6 +10,7 @@ from typing import Any
 
 from mtpolicyd_core.config.model import ConnectionConfig
 from mtpolicyd_core.errors import ConnectionUnavailable
+from mtpolicyd_core.optional import import_extra
 
 TRUE_WORDS = ("1", "true", "yes", "on")
 
@@ -19,6 +20,7 @@ class LdapConnection:
     ``starttls`` (on, certificate required); ``keepalive`` and ``connection_class`` are accepted, unused."""
 
     def __init__(self, config: ConnectionConfig) -> None:
+        import_extra("ldap3", f"connection {config.name} (module Ldap)", config.location)
         options = config.options
         self.name = config.name
         self.host = options.get("host", "localhost")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import redis.asyncio
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from typing import TYPE_CHECKING
 
 from mtpolicyd_core.config.model import ConnectionConfig
+from mtpolicyd_core.optional import import_extra
+
+if TYPE_CHECKING:
+    import redis.asyncio
 
 DEFAULT_SERVER = "127.0.0.1:6379"
 #: seconds to connect and to wait for an answer: far below the request timeout
@@ -16,9 +18,11 @@ DEFAULT_TIMEOUT = 1.0
 class RedisConnection:
     """Options ``server`` (host:port), ``sock``, ``db``, ``password``, ``timeout`` (seconds)."""
 
-    errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError, TimeoutError)
+    errors: tuple[type[BaseException], ...]
 
     def __init__(self, config: ConnectionConfig) -> None:
+        redis_package = import_extra("redis", f"connection {config.name} (module Redis)", config.location)
+        self.errors = (redis_package.RedisError, OSError, TimeoutError)
         options = config.options
         self.name = config.name
         self.server = options.get("server", DEFAULT_SERVER)
@@ -36,6 +40,10 @@ class RedisConnection:
     def handle(self) -> redis.asyncio.Redis:
         """The client (connections opened on use in the running loop); it reconnects after a failure."""
         if self._client is None:
+            import redis.asyncio  # noqa: PLC0415 - the [redis] extra, found by __init__
+            from redis.asyncio.retry import Retry  # noqa: PLC0415
+            from redis.backoff import NoBackoff  # noqa: PLC0415
+
             # one immediate retry covers a pooled connection the server closed; no back-off sleeps
             common = {
                 "db": self.db,

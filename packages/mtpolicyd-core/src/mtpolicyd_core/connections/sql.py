@@ -16,6 +16,7 @@ from sqlalchemy.pool import StaticPool
 
 from mtpolicyd_core.config.model import ConnectionConfig
 from mtpolicyd_core.errors import ConfigError
+from mtpolicyd_core.optional import EXTRAS, import_extra
 
 #: seconds to connect, to wait for an answer or for SQLite's write lock: far below the request timeout
 DEFAULT_TIMEOUT = 5.0
@@ -80,6 +81,9 @@ class SqlConnection:
     def __init__(self, config: ConnectionConfig) -> None:
         self.name = config.name
         self.url = engine_url(config)
+        driver = async_url(self.url).get_driver_name()
+        if driver in EXTRAS:
+            import_extra(driver, f"connection {config.name} (module Sql, {driver})", config.location)
         self.timeout = float(config.options.get("timeout", DEFAULT_TIMEOUT))
         self._engine: AsyncEngine | None = None
 
