@@ -66,6 +66,10 @@ _SERVER_INTEGERS = (
     "worker_threads",
     "dns_cache_size",
     "dns_cache_max_ttl",
+    "max_requests_jitter",
+    "heartbeat_timeout",
+    "max_connections_per_worker",
+    "graceful_timeout",
 )
 _SESSION_POLICY = ("config_dialect", "session_failure", "session_failure_action")
 KNOWN_GLOBALS = frozenset(
@@ -231,8 +235,16 @@ class _Reader:
         for key in positive:
             if getattr(server, key) <= 0:
                 raise _error(f"{key} must be a positive integer", at(key))
-        for key in ("dns_cache_size", "dns_cache_max_ttl"):
-            if getattr(server, key) < 0:
+        never_negative = (
+            "dns_cache_size",
+            "dns_cache_max_ttl",
+            "max_requests_jitter",
+            "heartbeat_timeout",
+            "max_connections_per_worker",
+            "graceful_timeout",
+        )
+        for key in never_negative:
+            if (getattr(server, key) or 0) < 0:
                 raise _error(f"{key} must not be negative", at(key))
 
     # -- session failure policy -----------------------------------------------------
