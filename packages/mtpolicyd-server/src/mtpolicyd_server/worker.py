@@ -380,7 +380,8 @@ class Worker:
         return self.retired_at + grace + self.server.read_timeout + (self.server.request_timeout or 60)
 
     def _check_drained(self) -> None:
-        if not self.accepting and not self.connections and self._done is not None:
+        """Done once retiring and nothing is held: no connection, none accepted but still being set up."""
+        if not self.accepting and not self.connections and self.open_sockets <= 0 and self._done is not None:
             self._done.set()
 
     # -- accepting --------------------------------------------------------------------
@@ -465,6 +466,7 @@ class Worker:
             log.error("[%d]: could not set up connection: %s", port, error)
             sock.close()
             self._socket_closed()
+            self._check_drained()
 
     def connection_opened(self, conn: ClientConnection) -> None:
         """Count a new connection (a retiring worker still serves it: it was accepted before)."""
