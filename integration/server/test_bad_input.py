@@ -111,3 +111,13 @@ def test_client_that_never_reads_its_answers(daemon: MtpolicydDaemon, good: Poli
         with contextlib.suppress(OSError):
             sock.sendall(flood)
         daemon.wait_for_log("client took no answer for read_timeout=3 s: closing connection", timeout=60)
+
+
+def test_a_stream_of_empty_lines_gets_one_answer_then_the_connection_closes(daemon: MtpolicydDaemon,
+                                                                           good: PolicyConnection) -> None:
+    before = len(daemon.log_text().splitlines())
+    assert send_bad(daemon, b"\n" * (1 << 20)) == b"action=reject first unknown\n\n"  # as the original
+    daemon.wait_for_log("error while processing request: empty request (no attributes, no type)")
+    assert send_bad(daemon, b"\n" * (1 << 20)) == b"action=reject first unknown\n\n"
+    time.sleep(0.5)
+    assert len(daemon.log_text().splitlines()) - before < 20

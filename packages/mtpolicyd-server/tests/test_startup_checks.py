@@ -16,13 +16,16 @@ VHOST = """<VirtualHost 12345>
   </Plugin>
 </VirtualHost>
 """
-WITH_PASSWORD = """<Connection db>
+WITH_PASSWORD = (
+    """<Connection db>
   module = "Sql"
   dsn = "dbi:mysql:mtpolicyd"
   user = "mtpolicyd"
   password = "secret"
 </Connection>
-""" + VHOST
+"""
+    + VHOST
+)
 
 
 def config_file(tmp_path: Path, text: str, mode: int) -> Path:

@@ -278,7 +278,8 @@ class Worker:
         self.in_flight = 0
         self.retired_at = 0.0
         self.protocol_errors = RateLimitedLog(log)
-        self.accept_errors = RateLimitedLog(log, burst=1)
+        #: out of descriptors or at the cap: one line per ten seconds says so
+        self.capacity_notes = RateLimitedLog(log, burst=1, period=10.0)
         self._slots: asyncio.Semaphore | None = None
         self._done: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -438,15 +439,17 @@ class Worker:
             if self.max_connections and self.accepted >= self.max_connections:
                 self.retire(f"served max_requests={self.server.max_requests}")
             elif self._at_cap(margin=1):
-                log.info(
-                    "holding %d connections (max_connections_per_worker): not accepting more for now",
+                self.capacity_notes.log(
+                    logging.INFO,
+                    "holding %d connections (max_connections_per_worker=%d): not accepting more for now",
                     self.open_sockets,
+                    self.connection_cap,
                 )
                 self._pause_accepting(None)
 
     def _accept_failed(self, listener: Listener, error: OSError) -> None:
         if error.errno in _OUT_OF_RESOURCES:
-            self.accept_errors.log(
+            self.capacity_notes.log(
                 logging.ERROR,
                 "[%d]: accept failed: %s (%d connections open): not accepting for %.0f s",
                 listener.port,
@@ -456,7 +459,7 @@ class Worker:
             )
             self._pause_accepting(ACCEPT_BACKOFF)
         else:
-            self.accept_errors.log(logging.ERROR, "[%d]: accept failed: %s", listener.port, error)
+            self.protocol_errors.log(logging.ERROR, "[%d]: accept failed: %s", listener.port, error)
 
     async def _start(self, sock: socket.socket, port: int) -> None:
         assert self._loop is not None
