@@ -21,7 +21,9 @@ SETTINGS = "min_servers = 2\nmin_spare_servers = 1\nmax_spare_servers = 3\nmax_s
 
 
 @pytest.fixture
-def limited_daemon(request: pytest.FixtureRequest, tmp_path: pytest.TempPathFactory) -> Iterator[MtpolicydDaemon]:
+def limited_daemon(
+    request: pytest.FixtureRequest, tmp_path: pytest.TempPathFactory
+) -> Iterator[MtpolicydDaemon]:
     """Our daemon under ``ulimit -n 256`` (prlimit), with extra settings from indirect parametrization."""
     argv = ["prlimit", f"--nofile={LIMIT}:{LIMIT}", "--", *python_mtpolicyd_argv()]
     config = echo_config("first", settings=SETTINGS + request.param)
@@ -46,7 +48,9 @@ def test_2000_connections_under_ulimit_256(limited_daemon: MtpolicydDaemon) -> N
     try:
         for _ in range(CONNECTIONS):
             held.append(socket.create_connection((daemon.host, daemon.port), timeout=30))
-        wait_for(lambda: _answered(daemon), 120, "an answer to another client while 2000 connections are held")
+        wait_for(
+            lambda: _answered(daemon), 120, "an answer to another client while 2000 connections are held"
+        )
         lines_before = len(daemon.log_text().splitlines())
         time.sleep(5)
         assert _answered(daemon)

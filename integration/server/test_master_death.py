@@ -13,7 +13,9 @@ from integration.server.daemon_helpers import children, echo_config, request, wa
 FOUR_WORKERS = "min_servers = 4\nmin_spare_servers = 1\nmax_spare_servers = 3\nmax_servers = 6\n"
 
 
-def test_killed_master_takes_its_workers_and_a_restart_binds_the_port(python_mtpolicyd: DaemonFactory) -> None:
+def test_killed_master_takes_its_workers_and_a_restart_binds_the_port(
+    python_mtpolicyd: DaemonFactory,
+) -> None:
     config = echo_config("first", settings=FOUR_WORKERS)
     daemon = python_mtpolicyd(config)
     master = daemon.pid or 0
@@ -23,8 +25,11 @@ def test_killed_master_takes_its_workers_and_a_restart_binds_the_port(python_mtp
     try:
         assert kept.request(request("192.0.2.1")) == ["action=reject first 192.0.2.1"]
         os.kill(master, signal.SIGKILL)
-        wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") and _alive(pid) for pid in workers), 30,
-                 "the workers to exit")
+        wait_for(
+            lambda: not any(os.path.exists(f"/proc/{pid}") and _alive(pid) for pid in workers),
+            30,
+            "the workers to exit",
+        )
         assert not tcp_port_open(daemon.host, daemon.port)
     finally:
         kept.close()

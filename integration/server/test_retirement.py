@@ -14,7 +14,9 @@ SPARES = "min_servers = 2\nmin_spare_servers = 1\nmax_spare_servers = 3\nmax_ser
 
 
 def test_max_requests_2_under_16_connections_answers_every_request(python_mtpolicyd: DaemonFactory) -> None:
-    daemon = python_mtpolicyd(echo_config("first", settings=SPARES + "max_requests = 2\nmax_requests_jitter = 0\n"))
+    daemon = python_mtpolicyd(
+        echo_config("first", settings=SPARES + "max_requests = 2\nmax_requests_jitter = 0\n")
+    )
     failures: list[str] = []
     answered = [0] * 16
 
@@ -77,7 +79,9 @@ def test_ten_thousand_one_request_connections_lose_none(python_mtpolicyd: Daemon
 
 
 def test_max_requests_is_exact_per_worker(python_mtpolicyd: DaemonFactory) -> None:
-    daemon = python_mtpolicyd(echo_config("first", settings=SPARES + "max_requests = 3\nmax_requests_jitter = 0\n"))
+    daemon = python_mtpolicyd(
+        echo_config("first", settings=SPARES + "max_requests = 3\nmax_requests_jitter = 0\n")
+    )
     for number in range(60):
         assert daemon.request(request("192.0.2.1", str(number))) == ["action=reject first 192.0.2.1"]
     wait_for(lambda: daemon.log_text().count("result=reject first") == 60, 30, "every request line")
@@ -87,8 +91,13 @@ def test_max_requests_is_exact_per_worker(python_mtpolicyd: DaemonFactory) -> No
 
 
 def test_kept_alive_connections_of_a_retiring_worker_stay_open(python_mtpolicyd: DaemonFactory) -> None:
-    daemon = python_mtpolicyd(echo_config("first", settings=SPARES + "max_requests = 2\nmax_requests_jitter = 0\n"))
-    with PolicyConnection(daemon.host, daemon.port) as first, PolicyConnection(daemon.host, daemon.port) as second:
+    daemon = python_mtpolicyd(
+        echo_config("first", settings=SPARES + "max_requests = 2\nmax_requests_jitter = 0\n")
+    )
+    with (
+        PolicyConnection(daemon.host, daemon.port) as first,
+        PolicyConnection(daemon.host, daemon.port) as second,
+    ):
         for _ in range(20):
             for conn in (first, second):
                 assert conn.request(request("192.0.2.9")) == ["action=reject first 192.0.2.9"]

@@ -17,10 +17,14 @@ from integration.server.daemon_helpers import (
     wait_for,
 )
 
-SETTINGS = "min_servers = 2\nmin_spare_servers = 1\nmax_spare_servers = 2\nmax_servers = 4\nheartbeat_timeout = 3\n"
+SETTINGS = (
+    "min_servers = 2\nmin_spare_servers = 1\nmax_spare_servers = 2\nmax_servers = 4\nheartbeat_timeout = 3\n"
+)
 
 
-def test_sigstopped_worker_is_killed_and_its_clients_reach_a_live_one(python_mtpolicyd: DaemonFactory) -> None:
+def test_sigstopped_worker_is_killed_and_its_clients_reach_a_live_one(
+    python_mtpolicyd: DaemonFactory,
+) -> None:
     daemon = python_mtpolicyd(echo_config("first", settings=SETTINGS + "log_level = 3\n"))
     master = daemon.pid or 0
     wait_for(lambda: len(children(master)) >= 2, 30, "two workers")

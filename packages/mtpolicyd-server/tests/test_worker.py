@@ -9,11 +9,11 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 from mtpolicyd_core.config.loader import load_config_text
+from mtpolicyd_core.config.model import ServerConfig
 from mtpolicyd_core.engine import PolicyEngine
 from mtpolicyd_core.vhost import VirtualHost
-from mtpolicyd_server.listeners import Address, bind_all
-from mtpolicyd_core.config.model import ServerConfig
 from mtpolicyd_server.fd_limits import default_connection_cap
+from mtpolicyd_server.listeners import Address, bind_all
 from mtpolicyd_server.scoreboard import WorkerStatus
 from mtpolicyd_server.worker import Worker, connection_cap, retirement_count
 
