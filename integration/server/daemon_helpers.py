@@ -27,14 +27,22 @@ ONE_WORKER = "min_servers = 1\nmin_spare_servers = 1\nmax_spare_servers = 2\nmax
 def echo_config(*vhosts: str, settings: str = "") -> str:
     """Globals ``settings`` and one echo vhost per name, on ``{port}``, ``{port2}``, …"""
     ports = ["{port}"] + [f"{{port{number}}}" for number in range(2, len(vhosts) + 1)]
-    return settings + "".join(ECHO_VHOST.replace("{port}", port).replace("{name}", name)
-                              for port, name in zip(ports, vhosts, strict=True))
+    return settings + "".join(
+        ECHO_VHOST.replace("{port}", port).replace("{name}", name)
+        for port, name in zip(ports, vhosts, strict=True)
+    )
 
 
 def request(address: str, instance: str = "1") -> dict[str, str]:
     """A Postfix-like RCPT request from ``address``."""
-    return {"request": "smtpd_access_policy", "protocol_state": "RCPT", "instance": instance,
-            "client_address": address, "sender": "a@example.org", "recipient": "b@example.net"}
+    return {
+        "request": "smtpd_access_policy",
+        "protocol_state": "RCPT",
+        "instance": instance,
+        "client_address": address,
+        "sender": "a@example.org",
+        "recipient": "b@example.net",
+    }
 
 
 def children(pid: int) -> set[int]:

@@ -79,7 +79,7 @@ def test_process_titles_name_master_and_workers(python_mtpolicyd: DaemonFactory)
 
 def _title(pid: int) -> str:
     return subprocess.run(
-        ["ps", "-o", "args=", "-p", str(pid)], capture_output=True, text=True
+        ["ps", "-o", "args=", "-p", str(pid)], check=False, capture_output=True, text=True
     ).stdout.strip()
 
 

@@ -67,8 +67,9 @@ def test_nul_bytes(daemon: MtpolicydDaemon, good: PolicyConnection) -> None:
     daemon.wait_for_log("NUL byte in request")
 
 
-def test_invalid_utf8_is_answered_with_the_bytes_as_sent(daemon: MtpolicydDaemon,
-                                                          good: PolicyConnection) -> None:
+def test_invalid_utf8_is_answered_with_the_bytes_as_sent(
+    daemon: MtpolicydDaemon, good: PolicyConnection
+) -> None:
     reply = send_bad(daemon, b"request=smtpd_access_policy\ninstance=u\nclient_address=caf\xe9\n\n")
     assert reply == b"action=reject first caf\xe9\n\n"
     daemon.wait_for_log("request is not valid UTF-8; bytes kept as sent (vhost=first, instance=u)")
@@ -113,8 +114,9 @@ def test_client_that_never_reads_its_answers(daemon: MtpolicydDaemon, good: Poli
         daemon.wait_for_log("client took no answer for read_timeout=3 s: closing connection", timeout=60)
 
 
-def test_a_stream_of_empty_lines_gets_one_answer_then_the_connection_closes(daemon: MtpolicydDaemon,
-                                                                           good: PolicyConnection) -> None:
+def test_a_stream_of_empty_lines_gets_one_answer_then_the_connection_closes(
+    daemon: MtpolicydDaemon, good: PolicyConnection
+) -> None:
     before = len(daemon.log_text().splitlines())
     assert send_bad(daemon, b"\n" * (1 << 20)) == b"action=reject first unknown\n\n"  # as the original
     daemon.wait_for_log("error while processing request: empty request (no attributes, no type)")

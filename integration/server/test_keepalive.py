@@ -35,6 +35,7 @@ def test_concurrent_keepalive_connections_get_their_own_answers(python_mtpolicyd
     for thread in threads:
         thread.join(120)
     assert failures == []
+
     # workers log just after answering
     def logged() -> int:
         return daemon.log_text().count("result=reject first")

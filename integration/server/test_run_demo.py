@@ -42,8 +42,9 @@ def netcat_answer(netcat: str) -> list[str]:
     nc keeps the connection open (the daemon waits for more requests), so it is
     stopped once the reply's empty line has come.
     """
-    with subprocess.Popen([netcat, "127.0.0.1", str(DEMO_PORT)], stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, text=True) as client:
+    with subprocess.Popen(
+        [netcat, "127.0.0.1", str(DEMO_PORT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as client:
         assert client.stdin is not None and client.stdout is not None
         client.stdin.write("request=smtpd_access_policy\ninstance=x\n\n")
         client.stdin.flush()

@@ -63,8 +63,10 @@ def test_killed_worker_loses_no_other_connection_and_is_restarted(python_mtpolic
         for conn in connections:
             conn.request(request("192.0.2.1"))
         workers = children(master)
-        owner = {conn: next(pid for pid in workers if server_side_inode(conn.sock) in socket_inodes(pid))
-                 for conn in connections}
+        owner = {
+            conn: next(pid for pid in workers if server_side_inode(conn.sock) in socket_inodes(pid))
+            for conn in connections
+        }
         victim = owner[connections[0]]
         os.kill(victim, signal.SIGKILL)
         daemon.wait_for_log(f"worker {victim} killed by signal 9")
