@@ -140,7 +140,7 @@ def table(results: list[dict[str, object]]) -> str:
         for kind in ("python", "perl"):
             result = by_key.get((kind, fault))
             cells.append(
-                "–"
+                "-"
                 if result is None
                 else f"{result['requests']} / {result['unanswered']} / {result['failed_attempts']}"
             )
