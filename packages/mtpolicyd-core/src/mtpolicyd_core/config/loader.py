@@ -48,6 +48,8 @@ TWO_X_BLOCKS = ("Connection", "SessionCache")
 
 _SERVER_TEXT = ("user", "group", "pid_file", "log_file", "chroot")
 _SERVER_NAMES = ("syslog_ident", "syslog_facility", "host", "program_name")
+#: worker supervision (never negative)
+_SUPERVISION = ("max_requests_jitter", "heartbeat_timeout", "max_connections_per_worker", "graceful_timeout")
 _SERVER_INTEGERS = (
     "log_level",
     "min_servers",
@@ -66,10 +68,7 @@ _SERVER_INTEGERS = (
     "worker_threads",
     "dns_cache_size",
     "dns_cache_max_ttl",
-    "max_requests_jitter",
-    "heartbeat_timeout",
-    "max_connections_per_worker",
-    "graceful_timeout",
+    *_SUPERVISION,
 )
 _SESSION_POLICY = ("config_dialect", "session_failure", "session_failure_action")
 KNOWN_GLOBALS = frozenset(
@@ -235,15 +234,7 @@ class _Reader:
         for key in positive:
             if getattr(server, key) <= 0:
                 raise _error(f"{key} must be a positive integer", at(key))
-        never_negative = (
-            "dns_cache_size",
-            "dns_cache_max_ttl",
-            "max_requests_jitter",
-            "heartbeat_timeout",
-            "max_connections_per_worker",
-            "graceful_timeout",
-        )
-        for key in never_negative:
+        for key in ("dns_cache_size", "dns_cache_max_ttl", *_SUPERVISION):
             if (getattr(server, key) or 0) < 0:
                 raise _error(f"{key} must not be negative", at(key))
 
