@@ -39,7 +39,9 @@ def test_request_timeout_closes_the_connection_and_the_worker_serves_on(
         with pytest.raises(ConnectionError):
             daemon.request(request("192.0.2.1"), port=daemon.ports[1])
         assert time.monotonic() - started < 15
-        daemon.wait_for_log("stuck: instance=1: request timed out after 2 s: closing connection")
+        daemon.wait_for_log(
+            "request timed out after request_timeout=2 s: closing connection (vhost=stuck, instance=1)"
+        )
         assert daemon.request(request("192.0.2.1"), port=daemon.ports[0]) == ["action=reject first 192.0.2.1"]
 
 

@@ -84,3 +84,17 @@ def test_packaged_default_config_is_valid(capsys: pytest.CaptureFixture[str]) ->
 def test_loglevel_outside_0_to_4_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         parse_args(["-l", "7"])
+
+
+def test_version_comes_from_the_package_metadata(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version  # noqa: PLC0415
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"mtpolicyd {version('mtpolicyd-server')}\n"
+
+
+def test_relative_config_path_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert parse_args(["-c", "mtpolicyd.conf"]).config == str(tmp_path / "mtpolicyd.conf")

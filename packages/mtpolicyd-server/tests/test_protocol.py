@@ -143,8 +143,18 @@ def test_split_points_do_not_change_the_requests(batch: list[dict[str, str]], da
     requests = []
     for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
         requests += parser.feed(stream[start:end])
-    assert [request.attributes for request in requests] == batch
+    # an empty request ends the conversation: nothing after it is parsed
+    expected = batch[: batch.index({}) + 1] if {} in batch else batch
+    assert [request.attributes for request in requests] == expected
     assert not parser.pending
+
+
+def test_an_empty_request_is_returned_once_and_ends_the_conversation() -> None:
+    parser = RequestParser()
+    requests = parser.feed(b"instance=1\n\n" + b"\n" * 100_000)
+    assert [request.attributes for request in requests] == [{"instance": "1"}, {}]
+    assert parser.ended
+    assert parser.feed(b"instance=2\n\n") == []
 
 
 @given(st.lists(st.binary(max_size=300), max_size=10))

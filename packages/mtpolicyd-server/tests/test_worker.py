@@ -9,11 +9,13 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 from mtpolicyd_core.config.loader import load_config_text
+from mtpolicyd_core.config.model import ServerConfig
 from mtpolicyd_core.engine import PolicyEngine
 from mtpolicyd_core.vhost import VirtualHost
+from mtpolicyd_server.fd_limits import default_connection_cap
 from mtpolicyd_server.listeners import Address, bind_all
 from mtpolicyd_server.scoreboard import WorkerStatus
-from mtpolicyd_server.worker import Worker
+from mtpolicyd_server.worker import Worker, connection_cap, retirement_count
 
 CONFIG = """<VirtualHost {port}>
   name = "test"
@@ -92,3 +94,47 @@ def test_max_requests_counts_connections_so_a_kept_alive_one_is_not_cut(worker_p
     with socket.create_connection(("127.0.0.1", worker_port), timeout=10) as sock:
         for _ in range(5):
             assert ask(sock, b"request=smtpd_access_policy\n\n") == b"action=reject go away\n\n"
+
+
+@pytest.mark.parametrize("worker_port", ["max_requests = 2\nmax_requests_jitter = 0\n"], indirect=True)
+def test_retiring_worker_keeps_serving_the_connections_it_holds(worker_port: int) -> None:
+    # the second connection makes the worker retire before either has sent a request
+    with (
+        socket.create_connection(("127.0.0.1", worker_port), timeout=10) as first,
+        socket.create_connection(("127.0.0.1", worker_port), timeout=10) as second,
+    ):
+        for _ in range(3):
+            for sock in (first, second):
+                assert ask(sock, b"request=smtpd_access_policy\n\n") == b"action=reject go away\n\n"
+
+
+def test_empty_request_is_answered_once_then_the_connection_ends(worker_port: int) -> None:
+    with socket.create_connection(("127.0.0.1", worker_port), timeout=30) as sock:
+        sock.sendall(b"\n" * (1 << 20))
+        sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := sock.recv(4096):  # no reset: the daemon drained what we sent
+            received += chunk
+    assert received == b"action=reject go away\n\n"
+
+
+def test_retirement_count_is_max_requests_less_a_jitter_never_more() -> None:
+    counts = {retirement_count(ServerConfig(max_requests=1000)) for _ in range(500)}
+    assert min(counts) >= 900
+    assert max(counts) <= 1000
+    assert len(counts) > 10
+    assert retirement_count(ServerConfig(max_requests=2, max_requests_jitter=0)) == 2
+    assert retirement_count(ServerConfig(max_requests=5, max_requests_jitter=100)) >= 1
+
+
+def test_max_requests_0_retires_after_one_connection_as_net_server_does() -> None:
+    assert retirement_count(ServerConfig(max_requests=0)) == 1
+
+
+def test_connection_cap_from_the_open_file_limit_unless_configured() -> None:
+    import resource  # noqa: PLC0415
+
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    assert connection_cap(ServerConfig()) == default_connection_cap(limit)
+    assert connection_cap(ServerConfig(max_connections_per_worker=10)) == 10
+    assert connection_cap(ServerConfig(max_connections_per_worker=0)) == 0

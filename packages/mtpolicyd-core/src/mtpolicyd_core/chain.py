@@ -42,7 +42,7 @@ class PluginChain:
                     failure = PluginError(plugin.name, f"{error}")
                     if plugin.on_error != "continue":
                         raise failure from error
-                    log.error("%s: instance=%s: %s", self.vhost_name, request.instance, failure)
+                    log.error("%s", failure)  # the original's wording; the context names vhost and mail
                     continue
             if plugin_results:
                 result.last_match = plugin.name

@@ -14,7 +14,7 @@ from mtpolicyd_core.blocking import BlockingCalls
 from mtpolicyd_core.chain import build_chain
 from mtpolicyd_core.config.model import Config
 from mtpolicyd_core.connections import ConnectionPool
-from mtpolicyd_core.errors import SessionError
+from mtpolicyd_core.errors import PluginError, SessionError
 from mtpolicyd_core.log_context import request_context
 from mtpolicyd_core.lookups.process_resolver import ProcessResolver
 from mtpolicyd_core.lookups.resolver_config import ResolverConfig
@@ -30,7 +30,15 @@ log = logging.getLogger("mtpolicyd.engine")
 
 
 class RequestFailed(Exception):
-    """The request cannot be answered; the server closes the connection (Postfix defers)."""
+    """The request cannot be answered; the server closes the connection (Postfix defers).
+
+    Its text is the original's (``plugin NAME failed: …``, ``could not acquire lock
+    for session …``); ``plugin`` names the failing plugin when there is one.
+    """
+
+    def __init__(self, message: str, plugin: str | None = None) -> None:
+        super().__init__(message)
+        self.plugin = plugin
 
 
 class PolicyEngine:
@@ -99,8 +107,10 @@ class PolicyEngine:
                 vhost.chain.prefetch(request)
             try:
                 return await vhost.chain.run(request)
+            except PluginError as error:
+                raise RequestFailed(str(error), error.plugin) from error
             except Exception as error:
-                raise RequestFailed(f"{vhost.name}: instance={instance}: {error}") from error
+                raise RequestFailed(str(error) or type(error).__name__) from error
             finally:
                 request.cancel_prefetched()
                 if session is not None:
@@ -109,26 +119,18 @@ class PolicyEngine:
     def _session_failure(self, vhost: VirtualHost, instance: str, error: SessionError) -> ChainResult | None:
         """Apply the configured session failure policy: a fallback answer, or None to go on."""
         policy = self.config.session_cache
-        log.error(
-            "%s: instance=%s: session cache failed: %s (failure mode %s)",
-            vhost.name,
-            instance,
-            error,
-            policy.failure_mode,
-        )
+        if policy.failure_mode == "close":  # the server logs it as the original does
+            raise RequestFailed(str(error)) from error
+        log.error("session cache failed: %s (failure mode %s)", error, policy.failure_mode)
         if policy.failure_mode == "continue":
             return None
-        if policy.failure_mode == "action":
-            return ChainResult([PluginResult(policy.failure_action, abort=True)], last_match="session-cache")
-        raise RequestFailed(f"{vhost.name}: instance={instance}: {error}") from error
+        return ChainResult([PluginResult(policy.failure_action, abort=True)], last_match="session-cache")
 
     async def _store(self, vhost: VirtualHost, session: Session) -> None:
         try:
             await self.session_cache.store(session)
         except SessionError as error:
-            log.error(
-                "%s: instance=%s: could not store session: %s", vhost.name, session.get("_instance"), error
-            )
+            log.error("could not store session: %s", error)
 
     async def startup(self) -> None:
         """Let every plugin check its back-ends (create tables …), then close what that opened.

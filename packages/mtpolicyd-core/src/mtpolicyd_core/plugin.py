@@ -12,6 +12,7 @@ from mtpolicyd_core.config.model import Dialect
 from mtpolicyd_core.config.tree import Block, Location, Setting
 from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_core.file_access import unreadable
+from mtpolicyd_core.log_context import python_level
 from mtpolicyd_core.lookups.process_resolver import ProcessResolver
 from mtpolicyd_core.options import STR, Option, declared_options, maybe
 from mtpolicyd_core.request import Request
@@ -51,6 +52,8 @@ class Plugin:
 
     on_error = Option(maybe(STR), doc="`continue`: log a failure of this plugin and go on with the chain")
     log_level = Option(STR, default="4", doc="log level of this plugin's own messages")
+    #: Net::Server level used when the option is not a number 0-4
+    DEFAULT_LOG_LEVEL: ClassVar[int] = 4
 
     #: The nested chain of plugins with the NestedChain role.
     takes_chain: ClassVar[bool] = False
@@ -164,8 +167,19 @@ class Plugin:
         return self._option_values.get(option)
 
     def debug(self, request: Request, message: str) -> None:
-        """Log a plugin message with vhost, plugin and instance, at the plugin's log level."""
-        self.logger.debug("%s: instance=%s: %s", self.vhost_name, request.instance, message)
+        """Log a plugin message at the plugin's ``log_level`` (0 err … 4 debug, as the original's).
+
+        Worded like the original's plugin lines (``vhost: message``), with instance and plugin.
+        """
+        text = str(self._option_values.get("log_level", self.DEFAULT_LOG_LEVEL)).strip()
+        level = int(text) if text.isdigit() else self.DEFAULT_LOG_LEVEL
+        log.log(
+            python_level(level),
+            "%s: %s",
+            self.vhost_name,
+            message,
+            extra={"vhost": self.vhost_name, "plugin": self.name, "instance": request.instance or ""},
+        )
 
 
 def _apply_setting(

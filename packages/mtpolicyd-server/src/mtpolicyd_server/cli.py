@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 from mtpolicyd_core.config.loader import load_config
 from mtpolicyd_core.config.model import Dialect
@@ -17,9 +18,12 @@ from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_server.daemon import daemonize, drop_privileges, remove_pid_file, write_pid_file
 from mtpolicyd_server.default_config import default_config_path
 from mtpolicyd_server.describe import describe_engine
+from mtpolicyd_server.fd_limits import raise_open_file_limit
 from mtpolicyd_server.listeners import bind_all, parse_ports
-from mtpolicyd_server.logging_setup import setup_logging
+from mtpolicyd_server.logging_setup import NOTICE, setup_logging
 from mtpolicyd_server.master import Master
+from mtpolicyd_server.sd_notify import SystemdNotifier
+from mtpolicyd_server.startup_checks import startup_warnings
 
 DEFAULT_CONFIG = "/etc/mtpolicyd/mtpolicyd.conf"
 #: exit status for a config that cannot be used (a missing file is 1, as in the original)
@@ -31,6 +35,7 @@ log = logging.getLogger("mtpolicyd")
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The original's options, plus ``--default-config`` for the packaged demo config."""
     parser = argparse.ArgumentParser(prog="mtpolicyd", description="modular policy daemon for Postfix")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "-c",
@@ -72,7 +77,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.default_config:
         args.config = default_config_path()
+    # daemonizing changes to /, and HUP reads the file again: a relative path must not depend on it
+    args.config = os.path.abspath(args.config)
     return args
+
+
+def package_version() -> str:
+    """The installed mtpolicyd-server's version (package metadata, the one place it is defined)."""
+    try:
+        return version("mtpolicyd-server")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,6 +131,7 @@ def serve(engine: PolicyEngine, args: argparse.Namespace) -> int:
     server = engine.config.server
     log_level = args.loglevel if args.loglevel is not None else server.log_level
     setup_logging(log_level, foreground=True)
+    before, after = raise_open_file_limit()
     try:
         listeners = bind_all(parse_ports(server.ports, server.host))
     except (OSError, ValueError) as error:
@@ -124,6 +140,19 @@ def serve(engine: PolicyEngine, args: argparse.Namespace) -> int:
     if not args.foreground:
         daemonize()
     setup_logging(log_level, args.foreground, server.log_file, server.syslog_ident, server.syslog_facility)
+    log.log(
+        NOTICE,
+        "mtpolicyd %s starting, open file limit %d%s",
+        package_version(),
+        after,
+        f" (raised from {before})" if after != before else "",
+    )
+    for warning in startup_warnings(engine.config):
+        log.warning("%s", warning)
+    if server.max_requests <= 0:
+        log.warning(
+            "max_requests = %d: as in the original, each worker serves one connection", server.max_requests
+        )
     if server.pid_file:
         write_pid_file(server.pid_file)
     if server.chroot:
@@ -146,7 +175,7 @@ def serve(engine: PolicyEngine, args: argparse.Namespace) -> int:
         return start_engine(config_path, args.dialect)
 
     try:
-        return Master(engine, listeners, reload, args.loglevel).run()
+        return Master(engine, listeners, reload, args.loglevel, SystemdNotifier()).run()
     finally:
         if server.pid_file:
             remove_pid_file(server.pid_file)

@@ -4,6 +4,9 @@
 notice level, so one is added between INFO and WARNING. Every message is
 escaped like the original's (``\\n``, ``\\r``, ``\\0``, ``\\\\`` and other
 control bytes), so one log call is one log line, whatever a client sent.
+A line written while a request runs ends with its vhost, instance and plugin
+(:mod:`mtpolicyd_core.log_context`). ``log_file`` is reopened when it was moved
+(logrotate) and on HUP.
 """
 
 from __future__ import annotations
@@ -14,21 +17,23 @@ import os
 import re
 import sys
 
-NOTICE = 25
-logging.addLevelName(NOTICE, "NOTICE")
+from mtpolicyd_core.log_context import NOTICE, LogContextFilter, python_level
 
-#: Net::Server log level → Python logging level
-LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: NOTICE, 3: logging.INFO, 4: logging.DEBUG}
+__all__ = [
+    "NOTICE",
+    "EscapingFormatter",
+    "SyslogHandler",
+    "escape",
+    "python_level",
+    "reopen_log_files",
+    "setup_logging",
+]
+
 SYSLOG_SOCKET = "/dev/log"
 SYSLOG_TARGET = "Sys::Syslog"
 
 _ESCAPES = {"\0": "\\0", "\r": "\\r", "\n": "\\n", "\\": "\\\\"}
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\\]|[\udc80-\udcff]")
-
-
-def python_level(log_level: int) -> int:
-    """The Python logging level for a Net::Server ``log_level`` (clamped to 0-4)."""
-    return LEVELS[min(max(log_level, 0), 4)]
 
 
 def escape(message: str) -> str:
@@ -48,6 +53,8 @@ class EscapingFormatter(logging.Formatter):
     """Formats a record, then escapes it onto one line."""
 
     def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "context"):  # a handler without LogContextFilter
+            record.context = ""
         return escape(super().format(record))
 
 
@@ -58,20 +65,22 @@ class SyslogHandler(logging.handlers.SysLogHandler):
 
 
 def _handler(foreground: bool, log_file: str | None, ident: str, facility: str) -> logging.Handler:
-    tagged = f"{ident}[%(process)d]: %(message)s"
+    tagged = f"{ident}[%(process)d]: %(message)s%(context)s"
     handler: logging.Handler
     if log_file and log_file != SYSLOG_TARGET:
-        handler = logging.FileHandler(log_file)
+        handler = logging.handlers.WatchedFileHandler(log_file)
     elif foreground and not log_file:
         handler = logging.StreamHandler(sys.stdout)
     elif os.path.exists(SYSLOG_SOCKET):
         facility_code = SyslogHandler.facility_names.get(facility, SyslogHandler.LOG_MAIL)
         handler = SyslogHandler(SYSLOG_SOCKET, facility=facility_code)
         handler.setFormatter(EscapingFormatter(tagged))
+        handler.addFilter(LogContextFilter())
         return handler
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(EscapingFormatter("%(asctime)s " + tagged))
+    handler.addFilter(LogContextFilter())
     return handler
 
 
@@ -89,3 +98,10 @@ def setup_logging(
         old.close()
     root.addHandler(_handler(foreground, log_file, ident, facility))
     root.setLevel(python_level(log_level))
+
+
+def reopen_log_files() -> None:
+    """Reopen ``log_file`` if it was moved or removed (logrotate's postrotate sends HUP)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.handlers.WatchedFileHandler):
+            handler.reopenIfNeeded()

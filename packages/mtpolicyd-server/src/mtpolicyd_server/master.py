@@ -3,7 +3,10 @@
 Signal handlers only queue the signal; the main loop dispatches it to
 ``handle_<name>``. Workers report heartbeat and state through a shared page
 (:mod:`mtpolicyd_server.scoreboard`), which is how spares are counted and
-hung workers found.
+stuck workers found (no heartbeat for ``heartbeat_timeout``). A retiring
+worker rings the master's wake-up socket so its replacement starts at once;
+workers watch a lifeline pipe to stop when the master dies. systemd is told
+of start, reloads and stops (:mod:`mtpolicyd_server.sd_notify`).
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ from types import FrameType
 from mtpolicyd_core.config.model import ServerConfig
 from mtpolicyd_core.engine import PolicyEngine
 
+from mtpolicyd_server.lifeline import Lifeline
 from mtpolicyd_server.listeners import Listener
-from mtpolicyd_server.logging_setup import NOTICE, python_level
+from mtpolicyd_server.logging_setup import NOTICE, python_level, reopen_log_files
+from mtpolicyd_server.proctitle import set_process_title
 from mtpolicyd_server.scoreboard import WorkerState, WorkerStatus
+from mtpolicyd_server.sd_notify import SystemdNotifier
 from mtpolicyd_server.worker import Worker
 
 log = logging.getLogger("mtpolicyd.master")
@@ -41,8 +47,6 @@ SIGNALS: dict[int, str] = {
 }
 #: seconds between two checks of heartbeats and spares
 TICK = 1.0
-#: a worker whose heartbeat is older than request_timeout plus this is killed
-HEARTBEAT_GRACE = 30.0
 #: most queued signals (more of the same kind add nothing)
 QUEUE_LIMIT = 5
 
@@ -57,6 +61,7 @@ class WorkerRecord:
     status: WorkerStatus
     generation: int
     retiring: bool = False
+    killed: bool = False
 
     @property
     def state(self) -> WorkerState:
@@ -73,17 +78,20 @@ class Master:
         listeners: list[Listener],
         load_engine: EngineLoader,
         log_level_override: int | None = None,
+        notifier: SystemdNotifier | None = None,
     ) -> None:
         self.engine = engine
         self.listeners = listeners
         self.load_engine = load_engine
         self.log_level_override = log_level_override
+        self.notifier = notifier or SystemdNotifier({})
         self.workers: dict[int, WorkerRecord] = {}
         self.generation = 0
         self.signal_queue: list[int] = []
         self.stopping = False
         self.selector = selectors.DefaultSelector()
         self._wakeup_receiver, self._wakeup_sender = socket.socketpair()
+        self.lifeline = Lifeline()
 
     @property
     def server(self) -> ServerConfig:
@@ -95,21 +103,36 @@ class Master:
     def run(self) -> int:
         """Spawn the workers and supervise them until TERM; the exit status."""
         self._install_signals()
+        set_process_title(f"{self.server.program_name} (master)")
         addresses = ", ".join(str(listener.address) for listener in self.listeners)
         log.log(NOTICE, "master started, listening on %s", addresses)
         self.manage_workers()
+        self.notifier.ready(self.status_line())
+        tick = TICK
+        if self.notifier.watchdog_interval is not None:
+            tick = min(TICK, self.notifier.watchdog_interval / 2)
         while not self.stopping:
             if self.signal_queue:
                 signum = self.signal_queue.pop(0)
                 getattr(self, f"handle_{SIGNALS[signum]}")()
                 continue
-            self._sleep(TICK)
+            self._sleep(tick)
             if self.signal_queue:
                 continue
             self.reap_workers()  # also when a SIGCHLD was not queued
-            self.murder_hung_workers()
+            self.murder_stuck_workers()
             self.manage_workers()
+            self.notifier.status(self.status_line())
+            self.notifier.watchdog()  # the master's own loop is alive and has checked its workers
         return 0
+
+    def status_line(self) -> str:
+        """What systemctl status shows: workers by state, requests served by the live ones."""
+        states = [record.status.read() for record in self.workers.values()]
+        idle = sum(1 for _, state, _ in states if state == WorkerState.IDLE)
+        draining = sum(1 for _, state, _ in states if state == WorkerState.DRAINING)
+        served = sum(requests for _, _, requests in states)
+        return f"{len(states)} workers ({idle} idle, {draining} retiring), {served} requests by these"
 
     def _install_signals(self) -> None:
         for sock in (self._wakeup_receiver, self._wakeup_sender):
@@ -138,11 +161,14 @@ class Master:
 
     def handle_hup(self) -> None:
         """Reload the config: new engine and workers, same listeners; a bad config keeps the old."""
+        reopen_log_files()  # logrotate's postrotate sends HUP after moving log_file
         log.log(NOTICE, "received HUP: reloading configuration")
+        self.notifier.reloading()
         try:
             engine = self.load_engine()
         except Exception as error:  # any fault of the new config keeps the running one
             log.error("reloading configuration failed, keeping the running one: %s", error)
+            self.notifier.ready(self.status_line())
             return
         if set(engine.config.server.ports) != set(self.server.ports):
             log.warning("port changed in the configuration: listeners are kept until a restart")
@@ -156,6 +182,7 @@ class Master:
                 self.retire_worker(record)
         asyncio.run(old_engine.aclose())
         log.log(NOTICE, "configuration reloaded")
+        self.notifier.ready(self.status_line())
 
     def handle_term(self) -> None:
         """Stop: workers finish the requests they hold and exit; then the master exits 0."""
@@ -187,8 +214,10 @@ class Master:
             and record.state != WorkerState.DRAINING
         ]
         idle = [record for record in active if record.state == WorkerState.IDLE]
-        missing = max(server.min_servers - len(active), server.min_spare_servers - len(idle))
-        for _ in range(min(missing, server.max_servers - len(active))):
+        # at least one worker accepts, even where the original's min_servers = min_spare_servers = 0 has none
+        wanted = max(server.min_servers, 1)
+        missing = max(wanted - len(active), server.min_spare_servers - len(idle), 1 - len(idle))
+        for _ in range(min(missing, max(server.max_servers, 1) - len(active))):
             self.spawn_worker()
         surplus = min(len(idle) - server.max_spare_servers, len(active) - server.min_servers)
         # Only workers without clients go: retiring one would cut its kept-alive connections.
@@ -219,22 +248,31 @@ class Master:
             signal.set_wakeup_fd(-1)
             self.selector.close()
             self._wakeup_receiver.close()
-            self._wakeup_sender.close()
+            self.notifier.close()
             for signum in SIGNALS:
                 signal.signal(signum, signal.SIG_DFL)
+            self.lifeline.in_worker()
+            set_process_title(f"{self.server.program_name} (worker)")
             self.engine.after_fork()
-            code = Worker(self.engine, self.listeners, status).run()
+            worker = Worker(self.engine, self.listeners, status, self.lifeline, self._ring_master)
+            code = worker.run()
         except BaseException:  # whatever happens, the child must not return into the master
             log.exception("worker failed")
         finally:
             logging.shutdown()
         return code
 
+    def _ring_master(self) -> None:
+        """In a worker: wake the master's loop (a retiring worker wants its replacement now)."""
+        with contextlib.suppress(OSError):
+            self._wakeup_sender.send(b"\0", socket.MSG_DONTWAIT)
+
     def retire_worker(self, record: WorkerRecord) -> None:
-        """Ask a worker to finish what it holds and exit (SIGTERM)."""
+        """Ask a worker to serve the connections it holds to their end and exit (SIGHUP, as
+        Net::Server's children take it)."""
         record.retiring = True
         with contextlib.suppress(ProcessLookupError):
-            os.kill(record.pid, signal.SIGTERM)
+            os.kill(record.pid, signal.SIGHUP)
 
     def reap_workers(self) -> None:
         """Collect every exited worker and log how it ended."""
@@ -264,19 +302,32 @@ class Master:
             else:
                 log.info("worker %d exited after %d requests", pid, requests)
 
-    def murder_hung_workers(self) -> None:
-        """SIGKILL workers whose heartbeat stopped (stuck beyond ``request_timeout``)."""
-        limit = self.server.request_timeout + HEARTBEAT_GRACE
+    def murder_stuck_workers(self) -> None:
+        """SIGKILL workers whose loop stopped beating (stopped, or blocked by a plugin).
+
+        The loop beats once a second from a timer, however busy its requests are, so
+        ``heartbeat_timeout`` (10 s) tells a stuck loop from a slow request.
+        """
+        limit = self.server.heartbeat_timeout
+        if not limit:
+            return
         for record in list(self.workers.values()):
             age = record.status.read()[0]
-            if age > limit:
-                log.error("worker %d sent no heartbeat for %.0f s: killing it", record.pid, age)
+            if age > limit and not record.killed:
+                log.error(
+                    "worker %d sent no heartbeat for %.0f s (heartbeat_timeout=%d): killing it",
+                    record.pid,
+                    age,
+                    limit,
+                )
+                record.killed = True
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(record.pid, signal.SIGKILL)
 
     def stop(self, graceful: bool) -> None:
         """Stop every worker (TERM and wait, or KILL) and leave the main loop."""
         self.stopping = True
+        self.notifier.stopping()
         for listener in self.listeners:
             listener.close()
         sig = signal.SIGTERM if graceful else signal.SIGKILL
@@ -297,4 +348,5 @@ class Master:
             if self.workers:
                 time.sleep(0.05)
         asyncio.run(self.engine.aclose())
+        self.lifeline.close()
         log.log(NOTICE, "master exiting")

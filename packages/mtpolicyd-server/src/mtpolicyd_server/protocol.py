@@ -40,7 +40,11 @@ class PolicyRequest:
 
 
 class RequestParser:
-    """Feed it received bytes in any pieces; it returns each request once its empty line came."""
+    """Feed it received bytes in any pieces; it returns each request once its empty line came.
+
+    An empty request (an empty line with no attribute before it) is returned once and
+    ends the conversation: the original answers it and closes, so later bytes are ignored.
+    """
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
@@ -49,6 +53,8 @@ class RequestParser:
         self._invalid_utf8 = False
         self._request_size = 0
         self._attribute_lines = 0
+        #: an empty request came: nothing after it is parsed
+        self.ended = False
 
     @property
     def pending(self) -> bool:
@@ -59,7 +65,7 @@ class RequestParser:
         """The requests completed by ``data``; raises ProtocolError on bad input or a limit hit."""
         requests: list[PolicyRequest] = []
         start = 0
-        while start < len(data):
+        while start < len(data) and not self.ended:
             end = data.find(b"\n", start)
             piece = data[start:] if end < 0 else data[start:end]
             self._grow(len(piece) + (end >= 0))
@@ -84,6 +90,7 @@ class RequestParser:
         raw = bytes(self._line[:-1] if self._line.endswith(b"\r") else self._line)
         self._line.clear()
         if not raw:
+            self.ended = not self._attributes
             request = PolicyRequest(self._attributes, self._invalid_utf8)
             self._attributes, self._invalid_utf8 = {}, False
             self._request_size = self._attribute_lines = 0

@@ -37,6 +37,11 @@ class WorkerStatus:
     def _write(self) -> None:
         _LAYOUT.pack_into(self._page, 0, time.monotonic(), self._state, self._requests, self._connections)
 
+    @property
+    def state(self) -> WorkerState:
+        """The state this process last published (the worker's own view)."""
+        return self._state
+
     def beat(self) -> None:
         """Prove liveness (the worker's loop calls this at least once a second)."""
         self._write()

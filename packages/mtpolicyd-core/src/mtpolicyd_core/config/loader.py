@@ -33,6 +33,8 @@ log = logging.getLogger("mtpolicyd.config")
 
 _SERVER_TEXT = ("user", "group", "pid_file", "log_file", "chroot")
 _SERVER_NAMES = ("syslog_ident", "syslog_facility", "host", "program_name")
+#: worker supervision (never negative)
+_SUPERVISION = ("max_requests_jitter", "heartbeat_timeout", "max_connections_per_worker", "graceful_timeout")
 _SERVER_INTEGERS = (
     "log_level",
     "min_servers",
@@ -51,6 +53,7 @@ _SERVER_INTEGERS = (
     "worker_threads",
     "dns_cache_size",
     "dns_cache_max_ttl",
+    *_SUPERVISION,
 )
 _SESSION_POLICY = ("config_dialect", "session_failure", "session_failure_action")
 KNOWN_GLOBALS = frozenset(
@@ -202,8 +205,8 @@ class _Reader:
         for key in positive:
             if getattr(server, key) <= 0:
                 raise _error(f"{key} must be a positive integer", at(key))
-        for key in ("dns_cache_size", "dns_cache_max_ttl"):
-            if getattr(server, key) < 0:
+        for key in ("dns_cache_size", "dns_cache_max_ttl", *_SUPERVISION):
+            if (getattr(server, key) or 0) < 0:
                 raise _error(f"{key} must not be negative", at(key))
 
     # -- session failure policy -----------------------------------------------------

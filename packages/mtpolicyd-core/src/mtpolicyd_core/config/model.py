@@ -46,6 +46,15 @@ class ServerConfig:
     worker_threads: int = 16
     dns_cache_size: int = 10000
     dns_cache_max_ttl: int = 86400
+    # supervision (docs/admin-guide.md "Process life")
+    #: a worker retires after between max_requests - jitter and max_requests connections (None: a tenth)
+    max_requests_jitter: int | None = None
+    #: seconds without a heartbeat after which the master kills a worker (0: never)
+    heartbeat_timeout: int = 10
+    #: connections one worker holds before it stops accepting (None: from the open-file limit; 0: no cap)
+    max_connections_per_worker: int | None = None
+    #: seconds a retiring worker keeps kept-alive connections open before closing idle ones
+    graceful_timeout: int = 60
 
 
 @dataclass(frozen=True)
