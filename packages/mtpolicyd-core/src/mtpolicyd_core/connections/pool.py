@@ -31,7 +31,8 @@ class Connection(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _connection_class(config: ConnectionConfig) -> Any:
+def connection_class(config: ConnectionConfig) -> Any:
+    """The class implementing ``config.module``; ConfigError at the block for an unknown module."""
     target = CONNECTION_MODULES.get(config.module)
     if target is None:
         where = config.location
@@ -51,7 +52,7 @@ class ConnectionPool:
     def __init__(self, configs: Iterable[ConnectionConfig] = ()) -> None:
         self._connections: dict[str, Connection] = {}
         for config in configs:
-            self._connections[config.name] = _connection_class(config)(config)
+            self._connections[config.name] = connection_class(config)(config)
 
     def get(self, name: str) -> Connection:
         """The connection called ``name``; ConnectionUnavailable when none is configured."""

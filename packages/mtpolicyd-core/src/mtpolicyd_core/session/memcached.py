@@ -8,6 +8,8 @@ from mtpolicyd_core.connections.memcached import MemcachedConnection
 class MemcachedBackend:
     """Lock ``lock_<instance>`` via ``add``; the lock is deleted without an owner check, as the original."""
 
+    hash_tags = False
+
     def __init__(self, connection: MemcachedConnection) -> None:
         self.connection = connection
         self.errors = connection.errors
