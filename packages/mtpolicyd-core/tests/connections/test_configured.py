@@ -68,7 +68,9 @@ def test_redis_options_are_checked_at_their_line(lines: list[str], line: int, me
 
 
 def test_memcached_server_list_is_checked_at_load() -> None:
-    fails_at(connection("Memcached", "servers = 127.0.0.1:99999"), 3, "servers: cannot read '127.0.0.1:99999'")
+    fails_at(
+        connection("Memcached", "servers = 127.0.0.1:99999"), 3, "servers: cannot read '127.0.0.1:99999'"
+    )
 
 
 def test_1x_memcached_servers_are_checked_at_their_global_line() -> None:
@@ -101,7 +103,16 @@ def test_original_options_are_all_declared() -> None:
         MemcachedConnection: {"servers", "debug", "namespace"},
         RedisConnection: {"server", "sock", "sentinels", "service", "debug", "password", "db"},
         SqlConnection: {"dsn", "user", "password"},
-        LdapConnection: {"host", "port", "keepalive", "timeout", "binddn", "password", "starttls", "connection_class"},
+        LdapConnection: {
+            "host",
+            "port",
+            "keepalive",
+            "timeout",
+            "binddn",
+            "password",
+            "starttls",
+            "connection_class",
+        },
     }
     for cls, names in original.items():
         assert names <= {option.name for option in cls.declared()}, cls.__name__
@@ -125,5 +136,7 @@ def test_effective_values_are_typed() -> None:
 def test_error_without_a_file_still_names_the_connection() -> None:
     with pytest.raises(ConfigError, match=r"^x.conf line 7: connection r \(Redis\): option timeout"):
         RedisConnection(
-            ConnectionConfig("r", "Redis", {"timeout": "soon"}, Location("x.conf", 5), {"timeout": Location("x.conf", 7)})
+            ConnectionConfig(
+                "r", "Redis", {"timeout": "soon"}, Location("x.conf", 5), {"timeout": Location("x.conf", 7)}
+            )
         )

@@ -32,7 +32,10 @@ def test_missing_url_names_file_and_line() -> None:
 
 def test_sqlite_waits_for_its_write_lock_and_shares_one_in_memory_database() -> None:
     assert engine_arguments(make_url("sqlite+aiosqlite:///x.sqlite"), 5.0) == {
-        "connect_args": {"timeout": 5.0}, "pool_size": 1, "max_overflow": 0, "pool_timeout": 5.0
+        "connect_args": {"timeout": 5.0},
+        "pool_size": 1,
+        "max_overflow": 0,
+        "pool_timeout": 5.0,
     }  # one connection per worker: SQLite takes one writer at a time
     assert engine_arguments(make_url("sqlite+aiosqlite://"), 5.0)["poolclass"] is StaticPool
 

@@ -98,7 +98,7 @@ class FakeRedisClient:
 
 
 class FakeRedis(FakeKeyValue):
-    """A Redis connection: a key/value store with ``incr``/``expire``, and ``handle`` as redis.asyncio's client."""
+    """A Redis connection: keys with expiry, ``incr``/``expire``, ``handle`` as redis.asyncio's client."""
 
     @property
     def handle(self) -> FakeRedisClient:

@@ -37,7 +37,9 @@ class LdapConnection(ConfiguredConnection):
         if not 0 < self.port < 65536:
             raise ConnectionOptionError("port", f"port must be 1 to 65535, not {self.port}")
         if self.timeout <= 0:
-            raise ConnectionOptionError("timeout", f"timeout must be a positive number of seconds, not {self.timeout}")
+            raise ConnectionOptionError(
+                "timeout", f"timeout must be a positive number of seconds, not {self.timeout}"
+            )
 
     def describe(self) -> str:
         """``ldap NAME (host:port)`` for error messages."""

@@ -174,7 +174,7 @@ class MemcachedPool:
 
         A command that was never sent goes on to the key's next server (each server at most once).
         """
-        tried: set[str] = set()
+        tried: list[str] = []
         while True:
             client = self.client_for(key)
             try:
@@ -183,11 +183,11 @@ class MemcachedPool:
                 if self._single is not None:
                     raise
                 self._leave_out(client, error)
-                tried.add(client.address)
+                tried.append(client.address)
                 if not isinstance(error, MemcachedNotConnected) or self._next_client_tried(key, tried):
                     raise
 
-    def _next_client_tried(self, key: str, tried: set[str]) -> bool:
+    def _next_client_tried(self, key: str, tried: list[str]) -> bool:
         """Whether the server ``key`` maps to now was tried already (or none is left)."""
         node = self._node_of(key)
         return node is None or self.clients[node].address in tried

@@ -55,7 +55,9 @@ DEFAULT_FAILOVER_TIMEOUT: Final = 2.0
 #: first pause between two tries, doubled each time up to MAX_PAUSE
 FIRST_PAUSE: Final = 0.05
 MAX_PAUSE: Final = 0.5
-ADDRESS: Final = re.compile(r"\[(?P<ipv6>[^\]\s]+)\](?::(?P<port6>\d+))?|(?P<host>[^\s:\[\]]+)(?::(?P<port>\d+))?")
+ADDRESS: Final = re.compile(
+    r"\[(?P<ipv6>[^\]\s]+)\](?::(?P<port6>\d+))?|(?P<host>[^\s:\[\]]+)(?::(?P<port>\d+))?"
+)
 
 #: failures of the path to the primary, not of the command: worth another try during a fail-over
 #: (redis-py turns a demoted primary's READONLY into a ConnectionError on Sentinel connections)
@@ -198,7 +200,7 @@ class RedisConnection(ConfiguredConnection):
         elif kind == "sentinel":
             where = f"service {self.service_of_sentinels} of sentinels {self.sentinels}"
         else:
-            where = self.sock if kind == "sock" else self.server
+            where = self.sock if kind == "sock" and self.sock else self.server
         return f"redis {self.name} ({where})"
 
     @property
@@ -227,9 +229,8 @@ class RedisConnection(ConfiguredConnection):
             return RedisCluster(startup_nodes=nodes, require_full_coverage=False, **common)
         if kind == "sentinel":
             timeouts = {key: common[key] for key in ("socket_timeout", "socket_connect_timeout")}
-            self._sentinel = Sentinel(
-                self._parse("sentinels", self.sentinels or ""), sentinel_kwargs=timeouts, **timeouts
-            )
+            sentinels = self._parse("sentinels", self.sentinels or "")
+            self._sentinel = Sentinel(sentinels, sentinel_kwargs=timeouts, **timeouts)  # type: ignore[no-untyped-call]
             return self._sentinel.master_for(str(self.service_of_sentinels), db=self.db, **common)
         if kind == "sock":
             return redis.asyncio.Redis(unix_socket_path=self.sock, db=self.db, **common)
@@ -249,7 +250,9 @@ class RedisConnection(ConfiguredConnection):
                 now = time.monotonic()
                 if self._failing_since is None:
                     self._failing_since = now
-                    log.warning("%s: %s; trying again for up to %s s", self.describe(), error, self.failover_timeout)
+                    log.warning(
+                        "%s: %s; trying again for up to %s s", self.describe(), error, self.failover_timeout
+                    )
                 if now + pause > deadline:
                     raise
                 await asyncio.sleep(pause)

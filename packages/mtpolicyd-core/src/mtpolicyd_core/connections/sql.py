@@ -27,7 +27,7 @@ from mtpolicyd_core.options import STR, Option, maybe
 #: seconds to connect, to wait for an answer or for SQLite's write lock: far below the request timeout
 DEFAULT_TIMEOUT = 5.0
 #: connections a worker keeps open, and how many more it may open at busy times (MariaDB, MySQL …):
-#: 25 workers (max_servers) × 5 stay below MariaDB's default max_connections of 151 per host
+#: 25 workers (max_servers) x 5 stay below MariaDB's default max_connections of 151 per host
 DEFAULT_POOL_SIZE = 3
 DEFAULT_MAX_OVERFLOW = 2
 #: seconds after which a pooled connection is replaced (below MariaDB's wait_timeout of 8 hours)
@@ -75,7 +75,12 @@ def engine_arguments(
             return {"connect_args": {"timeout": timeout}, "poolclass": StaticPool}
         # SQLite takes one writer at a time: one connection per worker queues the worker's requests
         # in order, instead of many connections polling the file lock with SQLite's coarse sleeps
-        return {"connect_args": {"timeout": timeout}, "pool_size": 1, "max_overflow": 0, "pool_timeout": timeout}
+        return {
+            "connect_args": {"timeout": timeout},
+            "pool_size": 1,
+            "max_overflow": 0,
+            "pool_timeout": timeout,
+        }
     pool = {
         "pool_pre_ping": True,
         "pool_size": pool_size,
@@ -104,8 +109,8 @@ class SqlConnection(ConfiguredConnection):
 
     dsn = Option(
         maybe(STR),
-        doc="Perl DBI data source (`dbi:mysql:database=mtpolicyd;host=db`, `dbi:SQLite:dbname=/var/lib/x.db`),"
-        " translated to a SQLAlchemy URL",
+        doc="Perl DBI data source (`dbi:mysql:database=mtpolicyd;host=db`,"
+        " `dbi:SQLite:dbname=/var/lib/x.db`), translated to a SQLAlchemy URL",
     )
     url = Option(maybe(STR), doc="ours: a SQLAlchemy URL instead of `dsn`")
     user = Option(STR, default="", doc="database user")
@@ -114,17 +119,20 @@ class SqlConnection(ConfiguredConnection):
     timeout = Option(
         SECONDS,
         default=str(int(DEFAULT_TIMEOUT)),
-        doc="ours: seconds to connect, for each statement, for a pooled connection and for SQLite's write lock",
+        doc="ours: seconds to connect, for each statement, for a pooled connection and for"
+        " SQLite's write lock",
     )
     pool_size = Option(
         COUNT,
         default=str(DEFAULT_POOL_SIZE),
         doc="ours: connections each worker keeps open (SQLite: always 1). Each host opens at most"
-        " max_servers × (pool_size + max_overflow): keep the sum over all hosts below the server's"
+        " max_servers x (pool_size + max_overflow): keep the sum over all hosts below the server's"
         " max_connections",
     )
     max_overflow = Option(
-        COUNT, default=str(DEFAULT_MAX_OVERFLOW), doc="ours: connections a worker may open beyond pool_size when busy"
+        COUNT,
+        default=str(DEFAULT_MAX_OVERFLOW),
+        doc="ours: connections a worker may open beyond pool_size when busy",
     )
     pool_recycle = Option(
         COUNT,

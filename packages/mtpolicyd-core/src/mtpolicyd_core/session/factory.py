@@ -52,7 +52,11 @@ def build_session_cache(config: SessionCacheConfig, connections: ConnectionPool)
     if isinstance(connection, MemcachedConnection):
         # the memcached client already prefixes its connection's namespace (plugins share it): not twice
         config = replace(config, namespace=config.namespace.removeprefix(connection.namespace))
-    if isinstance(connection, RedisConnection) and connection.is_cluster and {"{", "}"} & set(config.namespace):
+    if (
+        isinstance(connection, RedisConnection)
+        and connection.is_cluster
+        and {"{", "}"} & set(config.namespace)
+    ):
         raise _config_error(
             config,
             f"SessionCache Redis: the namespace {config.namespace!r} of cluster connection {name} must not"
