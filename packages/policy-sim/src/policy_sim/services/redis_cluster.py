@@ -168,7 +168,7 @@ def cluster_node_options(node_timeout_ms: int) -> Callable[[RedisNode], list[str
 
 
 class RedisClusterServers:
-    """``primaries`` primaries with ``replicas`` replicas each; ``startup_nodes`` for the ``cluster`` option."""
+    """``primaries`` primaries with ``replicas`` replicas each; ``startup_nodes`` for ``cluster = …``."""
 
     kind = "redis-cluster"
 
@@ -328,7 +328,7 @@ class RedisClusterServers:
         return reply.decode() if isinstance(reply, bytes) else str(reply)
 
     def move_slot(self, slot: int, target: ClusterNode) -> None:
-        """Migrate ``slot`` (and its keys) to the primary ``target``, as ``redis-cli --cluster reshard`` does."""
+        """Migrate ``slot`` and its keys to the primary ``target`` (as ``redis-cli --cluster reshard``)."""
         source = next(
             self.node(state.address)
             for state in self.topology()

@@ -17,7 +17,8 @@ DOWN_AFTER_MS = 1000
 
 
 class RedisSentinelServers:
-    """``sentinels`` (for ``sentinels = …``), ``service``; ``primary()``, ``kill_primary()``, ``wait_for_failover()``."""
+    """``sentinels`` (for ``sentinels = …``), ``service``; ``primary()``, ``kill_primary()``,
+    ``wait_for_failover()``."""
 
     kind = "redis-sentinel"
 
@@ -64,9 +65,12 @@ class RedisSentinelServers:
         try:
             primary = self.primary()
             for node in self.data_nodes:
-                if node is not primary and node.running():
-                    if info(node.host, node.port, "replication").get("master_link_status") != "up":
-                        return False
+                if (
+                    node is not primary
+                    and node.running()
+                    and info(node.host, node.port, "replication").get("master_link_status") != "up"
+                ):
+                    return False
             for sentinel in self.sentinel_nodes:
                 state = sentinel.command("SENTINEL", "master", SERVICE)
                 fields = dict(zip(state[::2], state[1::2], strict=True))
