@@ -6,6 +6,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Protocol
 
+from sqlalchemy.exc import IntegrityError
+
 from mtpolicyd_core.perl.numbers import perl_numify
 from mtpolicyd_core.roles.sql_tables import TableDefinition
 
@@ -92,9 +94,13 @@ class SqlAwl:
         return row.get("count")
 
     async def create(self, sender_domain: str | None, client_ip: str | None) -> None:
-        await self.run_sql(
-            f"INSERT INTO {self.table} VALUES(NULL, ?, ?, 1, {now()})", sender_domain, client_ip
-        )
+        """The pair's first pass; if another host created its row meanwhile (unique key), count this pass."""
+        try:
+            await self.run_sql(
+                f"INSERT INTO {self.table} VALUES(NULL, ?, ?, 1, {now()})", sender_domain, client_ip
+            )
+        except IntegrityError:
+            await self.incr(sender_domain, client_ip)
 
     async def incr(self, sender_domain: str | None, client_ip: str | None) -> None:
         await self.run_sql(
