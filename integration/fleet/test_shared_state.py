@@ -27,7 +27,8 @@ from integration.fixtures.redis_cluster import RedisClusterServers
 #: the chain's answer for a new mail: its score so far (sessions), or the failure policy's
 FAILURE_ACTION = "defer_if_permit session store unavailable"
 QUOTA_ACTION = "defer smtp traffic quota has been exceeded"
-QUOTA = 20
+#: not a multiple of the 4 streams: checked in bursts of 4, read-then-count lets 22-24 through
+QUOTA = 21
 
 FLEET = """\
 min_servers = 2
@@ -209,15 +210,20 @@ def test_a_greylisted_mail_retried_via_the_other_host_after_the_wait_is_accepted
 def test_a_quota_of_n_hit_by_four_parallel_streams_over_both_hosts_lets_exactly_n_through(
     fleet: Fleet,
 ) -> None:
-    streams, mails_per_stream = 4, 15  # 60 mails from one sender against a quota of 20
+    """Each stream sends its next mail when all four are ready: bursts of 4 mails checked together.
+
+    With the check and the count apart (a plugin between Quota and Accounting), 22 or 23 of these mails
+    passed the quota of 21 in our runs; see docs/decisions/0010-quota-counts-at-admission.md.
+    """
+    streams, mails_per_stream = 4, 15  # 60 mails from one sender
     answers: list[str] = []
     lock = threading.Lock()
-    start = threading.Barrier(streams)
+    burst = threading.Barrier(streams)
 
     def stream(host: MtpolicydDaemon) -> None:
         with PolicyConnection(host.host, host.ports[2]) as conn:
-            start.wait(30)
             for _ in range(mails_per_stream):
+                burst.wait(30)
                 attributes = rcpt(new_instance("Q"), protocol_state="END-OF-MESSAGE", size="1000")
                 answer = conn.request(attributes)
                 with lock:
@@ -228,10 +234,8 @@ def test_a_quota_of_n_hit_by_four_parallel_streams_over_both_hosts_lets_exactly_
         thread.start()
     for thread in threads:
         thread.join(120)
-    assert Counter(answers) == {
-        "action=dunno": QUOTA,
-        f"action={QUOTA_ACTION}": streams * mails_per_stream - QUOTA,
-    }
+    refused = streams * mails_per_stream - QUOTA
+    assert Counter(answers) == {"action=dunno": QUOTA, f"action={QUOTA_ACTION}": refused}
     with fleet.database.server.admin() as conn, conn.cursor() as cursor:
         cursor.execute(f"SELECT `key`, count, size FROM `{fleet.database.name}`.acct_sender")
         assert cursor.fetchall() == (("sender@example.net", QUOTA, QUOTA * 1000),)
