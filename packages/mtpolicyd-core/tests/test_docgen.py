@@ -1,11 +1,20 @@
 from pathlib import Path
 
 import pytest
-from mtpolicyd_core.docgen import COMMAND, load_plugins, main, render, render_section, sections
+from mtpolicyd_core.docgen import (
+    COMMAND,
+    load_plugins,
+    main,
+    render,
+    render_connections,
+    render_section,
+    sections,
+)
 from mtpolicyd_core.plugins.action import Action
 from mtpolicyd_core.plugins.score_action import ScoreAction
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins.md"
+CONNECTION_DOCS = DOCS.with_name("connections.md")
 AVAILABLE = {name: plugin for name, plugin in load_plugins().items() if not isinstance(plugin, str)}
 
 
@@ -34,3 +43,14 @@ def test_main_writes_the_reference(tmp_path):
     target = tmp_path / "plugins.md"
     assert main([str(target)]) == 0
     assert set(sections(target.read_text(encoding="utf-8"))) == set(load_plugins())
+
+
+def test_connection_reference_is_up_to_date():
+    assert CONNECTION_DOCS.read_text(encoding="utf-8") == render_connections(), f"regenerate with: {COMMAND}"
+
+
+def test_connection_reference_lists_each_module_with_its_declared_options():
+    text = render_connections()
+    assert "## Redis" in text and "## Sql" in text
+    assert "| failover_timeout | Num | `2` |" in text
+    assert "| cluster | Maybe[Str] |  | ours:" in text

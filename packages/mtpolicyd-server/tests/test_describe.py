@@ -97,3 +97,10 @@ def test_describe_shows_the_resolver_and_each_vhost_parallel_dns_switch() -> Non
     assert "# DNS resolver of each worker" in text
     assert "nameservers " in text
     assert "  parallel_dns = off\n" in text
+
+
+def test_describe_shows_every_declared_connection_option_with_its_origin() -> None:
+    text = describe()
+    assert '  user = "mt"   # set, line 5\n' in text
+    assert "  pool_size = 3   # default\n" in text
+    assert "  timeout = 5   # default\n" in text

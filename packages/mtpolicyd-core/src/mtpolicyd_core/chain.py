@@ -101,4 +101,10 @@ def build_chain(blocks: Sequence[Block], context: PluginContext) -> PluginChain:
             raise ConfigError(f"no module defined for plugin {block.name}!", where.file, where.line)
         plugin_class = load_plugin_class(module, block.name, where)
         plugins.append(plugin_class.from_block(block, context))
+    for index, plugin in enumerate(plugins):
+        for warning in plugin.link_following(plugins[index + 1 :]):
+            at = plugin.location
+            text = f"{at}: plugin {plugin.name}: {warning}" if at else f"plugin {plugin.name}: {warning}"
+            context.warnings.append(text)
+            log.warning("%s", text)
     return PluginChain(context.vhost_name, tuple(plugins))

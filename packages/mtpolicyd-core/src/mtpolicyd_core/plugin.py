@@ -115,6 +115,13 @@ class Plugin:
     def init(self) -> None:
         """Check option combinations and prepare; raise ValueError to reject the config."""
 
+    def link_following(self, following: Sequence[Plugin]) -> list[str]:
+        """Called once the chain is built, with the plugins after this one in it; warnings to report.
+
+        Quota uses it to find the Accounting that counts its mails (docs/decisions/0012-quota-counts-at-admission.md).
+        """
+        return []
+
     async def startup(self) -> None:
         """Check back-ends once before serving (create SQL tables …); raise ValueError to refuse."""
 

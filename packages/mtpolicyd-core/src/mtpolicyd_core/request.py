@@ -24,7 +24,8 @@ class Request:
     ``session`` is the mutable dict of the mail (``None`` without ``instance``
     or when the session cache failed and the chain runs without one).
     ``prefetched`` holds look-ups started before the chain ran (parallel DNS),
-    by the session key their answer is cached under.
+    by the session key their answer is cached under. ``notes`` is what a plugin tells a later one
+    of the same request (never stored): Quota the rows it already counted for Accounting.
     """
 
     attributes: Mapping[str, str]
@@ -32,6 +33,7 @@ class Request:
     use_caching: bool = True
     vhost_name: str = field(default="")
     prefetched: dict[str, asyncio.Task[Any]] = field(default_factory=dict, compare=False, repr=False)
+    notes: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def attr(self, name: str) -> str | None:
         """The value of a request attribute, or None when not sent."""

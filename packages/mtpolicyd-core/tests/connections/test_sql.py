@@ -16,7 +16,7 @@ from sqlalchemy.pool import StaticPool
 
 def test_user_and_password_options_go_into_the_url() -> None:
     options = {"url": "mysql+pymysql://localhost/mail", "user": "mt", "password": "pw"}
-    url = SqlConnection(ConnectionConfig("db", "Sql", options)).url
+    url = SqlConnection(ConnectionConfig("db", "Sql", options)).database_url
     assert (url.username, url.password, url.database) == ("mt", "pw", "mail")
 
 
@@ -26,7 +26,7 @@ def test_description_hides_the_password() -> None:
 
 
 def test_missing_url_names_file_and_line() -> None:
-    with pytest.raises(ConfigError, match=r"mtpolicyd\.conf line 3: connection db: Sql needs a dsn"):
+    with pytest.raises(ConfigError, match=r"mtpolicyd\.conf line 3: connection db \(Sql\): needs a dsn"):
         SqlConnection(ConnectionConfig("db", "Sql", {}, Location("mtpolicyd.conf", 3)))
 
 

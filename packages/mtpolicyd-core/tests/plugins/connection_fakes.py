@@ -101,11 +101,17 @@ class FakeRedisClient:
 
 
 class FakeRedis(FakeKeyValue):
-    """A Redis connection: a key/value store, and ``handle`` as redis.asyncio's client."""
+    """A Redis connection: keys with expiry, ``incr``/``expire``, ``handle`` as redis.asyncio's client."""
 
     @property
     def handle(self) -> FakeRedisClient:
         return FakeRedisClient(self)
+
+    async def incr(self, key: str) -> int:
+        return await self.handle.incr(key)
+
+    async def expire(self, key: str, ttl: int) -> None:
+        await self.handle.expire(key, ttl)
 
 
 @dataclass

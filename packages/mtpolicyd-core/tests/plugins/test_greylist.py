@@ -7,8 +7,10 @@ from connection_fakes import FakeMemcached, FakeRedis, build, pool_of, sqlite_en
 from mtpolicyd_core.config.tree import Block, Location, Setting
 from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_core.plugins.greylist import sender_domain
+from mtpolicyd_core.plugins.greylist.awl import SqlAwl
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
+from sqlalchemy.exc import IntegrityError
 
 ATTRS = {"client_address": "192.168.0.1", "sender": "newsender@domain.de", "recipient": "rcpt@mydomain.de"}
 TICKET = "newsender@domain.de,192.168.0.1,rcpt@mydomain.de"
@@ -208,3 +210,16 @@ async def test_greylist_2x_missing_ticket_connection_fails_at_start(block, store
 )
 def test_sender_domain_is_the_part_after_the_last_at(sender, domain):
     assert sender_domain(sender) == domain
+
+
+async def test_sql_awl_counts_a_pass_when_another_host_created_the_row_first():
+    """MariaDB's autowl table has a unique key: the second host's INSERT fails; it counts its pass."""
+    statements = []
+
+    async def run_sql(sql, *params):
+        statements.append(sql.split()[0])
+        if sql.startswith("INSERT"):
+            raise IntegrityError(sql, params, Exception("Duplicate entry for key 'domain_ip'"))
+
+    await SqlAwl(run_sql).create("example.org", "192.0.2.1")
+    assert statements == ["INSERT", "UPDATE"]

@@ -1,6 +1,10 @@
+import asyncio
+
 import pytest
 from chain_answer import answer
 from connection_fakes import build, pool_of, sqlite_engine
+from mtpolicyd_core.chain import build_chain
+from mtpolicyd_core.plugin import PluginContext
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 
@@ -63,3 +67,87 @@ async def test_quota_disabled(quota):
 async def test_quota_unaccounted_field_fails_the_plugin(quota):
     with pytest.raises(Exception, match="no such table"):
         await (await quota(field="sender", threshold="1")).run(Request(ATTRS, {}))
+
+
+# -- a Quota right before its Accounting counts the mail as it lets it pass (decision 0012) ---------
+
+SENDER_MAIL = {"sender": "s@example.com", "size": "100", "recipient_count": "2"}
+
+
+@pytest.fixture
+def counted_chain(tmp_path, block):
+    """A chain of the given blocks on one SQLite database, started (tables created); and its rows."""
+    engine = sqlite_engine(tmp_path / "admission.db")
+    pool = pool_of(db=("Sql", engine))
+    warnings: list[str] = []
+
+    async def make(*blocks):
+        context = PluginContext("test", "2", pool, build_chain, warnings)
+        chain = build_chain(list(blocks), context)
+        await chain.startup()
+        return chain
+
+    def rows(table="acct_sender"):
+        with engine.begin() as conn:
+            return [tuple(row) for row in conn.exec_driver_sql(f'SELECT "key", count, size FROM "{table}"')]
+
+    make.rows = rows
+    make.warnings = warnings
+    return make
+
+
+def sender_quota(block, threshold, name="quota", metric="count"):
+    return block(name, module="Quota", field="sender", metric=metric, threshold=str(threshold))
+
+
+async def test_a_quota_of_n_lets_exactly_n_of_many_concurrent_mails_through(counted_chain, block):
+    chain = await counted_chain(sender_quota(block, 3), block("acct", module="Accounting", fields="sender"))
+    results = await asyncio.gather(*(chain.run(Request(SENDER_MAIL, {})) for _ in range(12)))
+    passed = [result for result in results if not result.plugin_results]
+    assert len(passed) == 3
+    assert all(result.plugin_results == DEFER for result in results if result.plugin_results)
+    assert counted_chain.rows() == [("s@example.com", 3, 300)]  # counted once each, by the quota
+
+
+async def test_a_quota_separated_from_its_accounting_warns_that_parallel_mails_may_pass(counted_chain, block):
+    await counted_chain(
+        sender_quota(block, 3),
+        block("tag", module="Action", action="PREPEND X-Test: 1"),
+        block("acct", module="Accounting", fields="sender"),
+    )
+    assert any(
+        "mails checked at the same time may all pass the quota" in text for text in counted_chain.warnings
+    )
+
+
+async def test_a_refusing_later_quota_gives_back_what_an_earlier_one_counted(counted_chain, block):
+    chain = await counted_chain(
+        sender_quota(block, 10),
+        block("client-quota", module="Quota", field="client_address", metric="count", threshold="0"),
+        block("acct", module="Accounting", fields="sender,client_address"),
+    )
+    result = await chain.run(Request({**SENDER_MAIL, "client_address": "192.0.2.1"}, {}))
+    assert result.plugin_results == DEFER
+    assert counted_chain.rows() == [("s@example.com", 0, 0)]  # counted, then given back
+    assert counted_chain.rows("acct_client_address") == []
+
+
+async def test_two_quotas_on_one_row_count_the_mail_once(counted_chain, block):
+    chain = await counted_chain(
+        sender_quota(block, 10),
+        sender_quota(block, 250, name="size-quota", metric="size"),
+        block("acct", module="Accounting", fields="sender"),
+    )
+    answers = [(await chain.run(Request(SENDER_MAIL, {}))).plugin_results for _ in range(4)]
+    # size before each mail: 0, 100, 200 pass; 300 >= 250 refuses the fourth (as the original)
+    assert answers == [[], [], [], DEFER]
+    assert counted_chain.rows() == [("s@example.com", 3, 300)]
+
+
+async def test_a_mail_accounted_before_is_only_checked(counted_chain, block):
+    chain = await counted_chain(sender_quota(block, 1), block("acct", module="Accounting", fields="sender"))
+    session: dict[str, object] = {}
+    assert (await chain.run(Request(SENDER_MAIL, session))).plugin_results == []
+    # the same mail again (another recipient): counted already; 1 >= 1 answers as the original does
+    assert (await chain.run(Request(SENDER_MAIL, session))).plugin_results == DEFER
+    assert counted_chain.rows() == [("s@example.com", 1, 100)]

@@ -13,6 +13,7 @@ class FakeBackend(OneAfterAnother):
     """Dict with expiry; ``down`` makes every call fail; ``calls`` records what was asked."""
 
     errors: tuple[type[BaseException], ...] = (BackendDown,)
+    hash_tags = False
 
     def __init__(self) -> None:
         self.now = 0.0

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mtpolicyd_core.config.model import ConnectionConfig, SessionCacheConfig
 from mtpolicyd_core.config.tree import Location
 from mtpolicyd_core.connections import ConnectionPool
@@ -15,6 +17,7 @@ from mtpolicyd_core.session.locking import LockingSessionCache
 from mtpolicyd_core.session.memcached import MemcachedBackend
 from mtpolicyd_core.session.redis import RedisBackend
 from mtpolicyd_core.session.sql import SqlBackend
+from redis.crc import key_slot
 
 WHERE = Location("mtpolicyd.conf", 7)
 
@@ -76,3 +79,38 @@ def test_memcached_namespace_of_the_connection_is_not_prefixed_twice(tmp_path: P
     assert cache.lock_key("abc") == "py:lock_abc"
     assert isinstance(cache.backend, MemcachedBackend)
     assert {client.namespace for client in cache.backend.connection.handle.clients.values()} == {"mt-"}
+
+
+def cluster_cache(namespace: str = "mt-") -> LockingSessionCache:
+    connections = ConnectionPool([ConnectionConfig("redis", "Redis", {"cluster": "127.0.0.1:7000"})])
+    cache = build_session_cache(SessionCacheConfig(module="Redis", namespace=namespace), connections)
+    assert isinstance(cache, LockingSessionCache)
+    return cache
+
+
+def test_single_redis_keeps_the_readable_key_names(tmp_path: Path) -> None:
+    cache = build_session_cache(SessionCacheConfig(module="Redis", namespace="mt-"), pool(tmp_path))
+    assert isinstance(cache, LockingSessionCache)
+    assert (cache.session_key("4A2B"), cache.lock_key("4A2B")) == ("mt-py:4A2B", "mt-py:lock_4A2B")
+
+
+def test_redis_cluster_keys_carry_the_instance_as_hash_tag() -> None:
+    cache = cluster_cache()
+    assert (cache.session_key("4A2B"), cache.lock_key("4A2B")) == ("mt-py:{4A2B}", "mt-py:lock_{4A2B}")
+
+
+@given(st.text(min_size=1).filter(lambda text: not text.startswith("}")))
+def test_a_mails_session_and_lock_share_one_cluster_slot(instance: str) -> None:
+    """Every instance Postfix sends; an empty one, or one starting with ``}``, has an empty hash tag
+    (Redis then hashes whole keys): its session and lock may sit in two slots, which nothing needs."""
+    cache = cluster_cache()
+    session, lock = (
+        key.encode("utf-8", "surrogatepass")
+        for key in (cache.session_key(instance), cache.lock_key(instance))
+    )
+    assert key_slot(session) == key_slot(lock)
+
+
+def test_cluster_namespace_with_braces_is_refused() -> None:
+    with pytest.raises(ConfigError, match="must not contain braces"):
+        cluster_cache("mt{a-")

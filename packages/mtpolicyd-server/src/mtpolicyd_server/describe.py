@@ -34,7 +34,7 @@ def describe_engine(engine: PolicyEngine) -> str:
     for field in dataclasses.fields(config.server):
         shown_as = "port" if field.name == "ports" else field.name
         lines.append(_line(0, shown_as, _value(getattr(config.server, field.name))))
-    lines += ["", "# connections", *_connections(config.connections)]
+    lines += ["", "# connections", *_connections(config.connections, engine)]
     lines += ["", "# session cache", *_session_cache(config.session_cache)]
     lines += [
         "",
@@ -84,12 +84,21 @@ def _option_text(key: str, value: str) -> str:
     return quote_value(value)
 
 
-def _connections(connections: Iterable[ConnectionConfig]) -> list[str]:
+def _connections(connections: Iterable[ConnectionConfig], engine: PolicyEngine) -> list[str]:
+    """Each connection with every option its class declares, set (with its line) or default."""
     lines = []
-    for connection in connections:
-        lines.append(f"<Connection {connection.name}>{_where(connection.location)}")
-        lines.append(_line(1, "module", quote_value(connection.module)))
-        lines += [_line(1, key, _option_text(key, value)) for key, value in connection.options.items()]
+    for config in connections:
+        lines.append(f"<Connection {config.name}>{_where(config.location)}")
+        lines.append(_line(1, "module", quote_value(config.module)))
+        connection = engine.connections.get(config.name)
+        declared = getattr(connection, "option_values", None)
+        values: Mapping[str, Any] = declared() if declared is not None else dict(config.options)
+        for key in sorted(values):
+            value = values[key]
+            where = config.option_locations.get(key)
+            origin = "default" if key not in config.options else f"set, line {where.line}" if where else "set"
+            shown = _value(value) if value is None or not isinstance(value, str) else _option_text(key, value)
+            lines.append(_line(1, key, shown, origin))
         lines.append("</Connection>")
     return lines or ["# (none)"]
 

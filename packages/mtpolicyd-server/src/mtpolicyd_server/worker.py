@@ -5,7 +5,7 @@ Each connection answers its requests in order; different connections' requests
 run concurrently, each waiting on its own DNS, SQL or memcached I/O, at most
 ``max_concurrent_requests`` at a time (then reading pauses). See
 docs/decisions/0005-async-workers.md and, for retirement, accept limits and the
-master's death, docs/decisions/0010-worker-faults.md.
+master's death, docs/decisions/0011-worker-faults.md.
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ from mtpolicyd_core.config.model import (
 )
 from mtpolicyd_core.config.parser import parse_config_file, parse_config_text
 from mtpolicyd_core.config.tree import Block, Location, Setting
+from mtpolicyd_core.connections.configured import validate_connection
+from mtpolicyd_core.connections.pool import connection_class
 from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_core.perl.comma_list import comma_list
 from mtpolicyd_core.perl.truth import perl_true
@@ -243,19 +245,25 @@ class _Reader:
         servers = root.setting("memcached_servers")
         namespace = root.get("memcached_namespace")
         namespace = "mt-" if namespace is None else namespace
+        locations = {
+            option: setting.location
+            for option, key in (("servers", "memcached_servers"), ("namespace", "memcached_namespace"))
+            if (setting := root.setting(key)) is not None
+        }
         memcached = ConnectionConfig(
             "memcached",
             "Memcached",
             {"servers": servers.value if servers else "127.0.0.1:11211", "namespace": namespace},
             servers.location if servers else None,
+            locations,
         )
-        connections = [memcached]
+        connections = [self._checked(memcached)]
         dsn = root.setting("db_dsn")
         if dsn is not None and dsn.value.strip():
             user, password = root.get("db_user") or "", root.get("db_password") or ""
             url = self._url(dsn, user, password)
             options = {"dsn": dsn.value, "url": url, "user": user, "password": password}
-            connections.append(ConnectionConfig("db", "Sql", options, dsn.location))
+            connections.append(self._checked(ConnectionConfig("db", "Sql", options, dsn.location)))
         mode, action = self._failure_policy(None)
         numbers: dict[str, Any] = {
             field: _integer(setting)
@@ -297,12 +305,29 @@ class _Reader:
                 raise _error(f"no module defined for connection {block.name}!", block.location)
             for nested in block.blocks():
                 self.warn(nested.location, f"block <{nested.kind}> inside <Connection {block.name}> ignored")
-            options = {setting.key: setting.value for setting in block.settings() if setting.key != "module"}
+            settings = [setting for setting in block.settings() if setting.key != "module"]
+            options = {setting.key: setting.value for setting in settings}
+            locations = {setting.key: setting.location for setting in settings}
             dsn = block.setting("dsn")
             if module == "Sql" and dsn is not None:
                 options["url"] = self._url(dsn, options.get("user", ""), options.get("password", ""))
-            connections.append(ConnectionConfig(block.name, module, options, block.location))
+                locations["url"] = dsn.location
+            config = ConnectionConfig(block.name, module, options, block.location, locations)
+            connections.append(self._checked(config))
         return tuple(connections)
+
+    def _checked(self, config: ConnectionConfig) -> ConnectionConfig:
+        """``config`` once its options are read as its connection class declares them.
+
+        A value of the wrong type or a contradicting combination is a ConfigError at its line; an
+        unknown option is a warning, as the original ignores it.
+        """
+
+        def warn(where: Location | None, message: str) -> None:
+            self.warn(where or config.location or Location(self.path, 1), message)
+
+        validate_connection(connection_class(config), config, warn)
+        return config
 
     def two_x_session_cache(self, connections: tuple[ConnectionConfig, ...]) -> SessionCacheConfig:
         """``<SessionCache>``, or no session cache at all (module None) without one."""

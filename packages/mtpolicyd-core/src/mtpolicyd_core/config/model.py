@@ -62,13 +62,15 @@ class ConnectionConfig:
     """A named back-end connection: 2.x ``<Connection NAME>`` or derived from 1.x globals.
 
     ``options`` holds the block's settings as written, except that a Perl DBI
-    ``dsn`` is also given translated as ``url`` (SQLAlchemy).
+    ``dsn`` is also given translated as ``url`` (SQLAlchemy); ``option_locations``
+    where each was written. The connection class declares what they mean.
     """
 
     name: str
     module: str
     options: Mapping[str, str]
     location: Location | None = None
+    option_locations: Mapping[str, Location] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -9,28 +9,39 @@ from collections.abc import Sequence
 from typing import Any
 
 from mtpolicyd_core.config.model import ConnectionConfig
+from mtpolicyd_core.connections.configured import SWITCH, ConfiguredConnection, ConnectionOptionError
 from mtpolicyd_core.errors import ConnectionUnavailable
 from mtpolicyd_core.optional import import_extra
+from mtpolicyd_core.options import INT, STR, Option, maybe
 
-TRUE_WORDS = ("1", "true", "yes", "on")
 
+class LdapConnection(ConfiguredConnection):
+    """An LDAP server through ldap3 (searches run on the worker's thread pool, one at a time)."""
 
-class LdapConnection:
-    """Options as the original: ``host``, ``port`` (389), ``timeout`` (120), ``binddn``, ``password``,
-    ``starttls`` (on, certificate required); ``keepalive`` and ``connection_class`` are accepted, unused."""
+    module = "Ldap"
+
+    host = Option(STR, default="localhost", doc="LDAP server host")
+    port = Option(INT, default="389", doc="LDAP server port")
+    keepalive = Option(SWITCH, default="1", doc="accepted as in the original; ignored")
+    timeout = Option(INT, default="120", doc="seconds to connect and to wait for an answer")
+    binddn = Option(maybe(STR), doc="DN to bind as (anonymous without)")
+    password = Option(maybe(STR), doc="password of `binddn`")
+    starttls = Option(SWITCH, default="1", doc="switch to TLS (certificate checked) after connecting")
+    connection_class = Option(maybe(STR), doc="accepted as in the original; ignored")
 
     def __init__(self, config: ConnectionConfig) -> None:
         import_extra("ldap3", f"connection {config.name} (module Ldap)", config.location)
-        options = config.options
-        self.name = config.name
-        self.host = options.get("host", "localhost")
-        self.port = int(options.get("port", "389"))
-        self.timeout = int(options.get("timeout", "120"))
-        self.binddn = options.get("binddn")
-        self.password = options.get("password")
-        self.starttls = options.get("starttls", "1").lower() in TRUE_WORDS
+        super().__init__(config)
         self._connection: Any = None
         self._lock = threading.Lock()
+
+    def check(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ConnectionOptionError("port", f"port must be 1 to 65535, not {self.port}")
+        if self.timeout <= 0:
+            raise ConnectionOptionError(
+                "timeout", f"timeout must be a positive number of seconds, not {self.timeout}"
+            )
 
     def describe(self) -> str:
         """``ldap NAME (host:port)`` for error messages."""

@@ -10,8 +10,16 @@ import hashlib
 import re
 
 from mtpolicyd_core.config.model import ConnectionConfig
+from mtpolicyd_core.connections.configured import SECONDS, SWITCH, ConfiguredConnection, ConnectionOptionError
 from mtpolicyd_core.connections.memcached_errors import MemcachedError
-from mtpolicyd_core.connections.memcached_pool import DEFAULT_SERVERS, MemcachedPool
+from mtpolicyd_core.connections.memcached_pool import (
+    DEFAULT_DEAD_RETRY,
+    DEFAULT_SERVERS,
+    MemcachedPool,
+    parse_servers,
+)
+from mtpolicyd_core.errors import ConfigError
+from mtpolicyd_core.options import STR, Option
 
 #: seconds to connect and to wait for an answer: far below the request timeout
 DEFAULT_TIMEOUT = 1.0
@@ -32,17 +40,38 @@ def memcached_key(key: str) -> str:
     return HASHED_PREFIX + hashlib.sha1(key.encode(errors="surrogateescape")).hexdigest()
 
 
-class MemcachedConnection:
-    """Options ``servers`` (comma list), ``namespace`` (key prefix), ``timeout`` (seconds)."""
+class MemcachedConnection(ConfiguredConnection):
+    """memcached on one or more servers; keys are spread over them by rendezvous hashing."""
 
+    module = "Memcached"
     errors: tuple[type[BaseException], ...] = (MemcachedError,)
 
+    servers = Option(
+        STR,
+        default=DEFAULT_SERVERS,
+        doc="comma-separated `host`, `host:port` or `[IPv6]:port` (port 11211 by default); each key"
+        " lives on one of them, chosen by rendezvous hashing as pymemcache's HashClient does",
+    )
+    namespace = Option(STR, default="", doc="prefix of every key (sessions, Greylist tickets, Honeypot)")
+    debug = Option(SWITCH, default="0", doc="accepted as in the original; ignored")
+    timeout = Option(
+        SECONDS, default=str(DEFAULT_TIMEOUT), doc="ours: seconds to connect and to wait for each answer"
+    )
+    dead_retry = Option(
+        SECONDS,
+        default=str(int(DEFAULT_DEAD_RETRY)),
+        doc="ours: seconds a server that failed is left out (its keys go to the others), then tried again",
+    )
+
     def __init__(self, config: ConnectionConfig) -> None:
-        self.name = config.name
-        self.servers = config.options.get("servers", DEFAULT_SERVERS)
-        self.namespace = config.options.get("namespace", "")
-        self.timeout = float(config.options.get("timeout", DEFAULT_TIMEOUT))
+        super().__init__(config)
         self._pool: MemcachedPool | None = None
+
+    def check(self) -> None:
+        try:
+            parse_servers(self.servers)
+        except ConfigError as error:
+            raise ConnectionOptionError("servers", error.message) from None
 
     def describe(self) -> str:
         """``memcached NAME (servers)`` for error messages."""
@@ -53,7 +82,11 @@ class MemcachedConnection:
         """The servers' clients (connecting on first command, in the running loop)."""
         if self._pool is None:
             self._pool = MemcachedPool(
-                self.servers, name=self.name, namespace=self.namespace, timeout=self.timeout
+                self.servers,
+                name=self.name,
+                namespace=self.namespace,
+                timeout=self.timeout,
+                dead_retry=self.dead_retry,
             )
         return self._pool
 

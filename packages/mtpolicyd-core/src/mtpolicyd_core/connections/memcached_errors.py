@@ -25,6 +25,10 @@ class MemcachedConnectionError(MemcachedError):
     """The server cannot be reached, or the connection broke while commands were pending."""
 
 
+class MemcachedNotConnected(MemcachedConnectionError):
+    """The server refused the connection or cannot be reached: the command was never sent."""
+
+
 class MemcachedConnectionLost(MemcachedConnectionError):
     """The server closed the connection before answering (restarted): the command may be resent once."""
 

@@ -2,7 +2,9 @@
 
 A server that fails (no answer in time, refused or broken connection) is left out for ``dead_retry``
 seconds: its keys go to the other servers meanwhile (what it held is not there), then it is tried
-again. The command that met the failure fails. With one server nothing is remapped: errors are raised.
+again. The command that met the failure fails, unless it was never sent (the server refused the
+connection or could not be reached): then it goes to the key's next server at once, so a server that is
+down costs no failed command, only what it held. With one server nothing is remapped: errors are raised.
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ from typing import Concatenate, Final, ParamSpec, TypeVar
 
 from pymemcache.client.rendezvous import RendezvousHash
 
-from mtpolicyd_core.connections.memcached_errors import SERVER_FAILURES, MemcachedConnectionError
+from mtpolicyd_core.connections.memcached_errors import (
+    SERVER_FAILURES,
+    MemcachedConnectionError,
+    MemcachedNotConnected,
+)
 from mtpolicyd_core.connections.memcached_protocol import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_PORT,
@@ -164,14 +170,27 @@ class MemcachedPool:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
-        """Run ``command`` on the server of ``key``; leave that server out a while if it failed."""
-        client = self.client_for(key)
-        try:
-            return await command(client, key, *args, **kwargs)
-        except SERVER_FAILURES as error:
-            if self._single is None:
+        """Run ``command`` on the server of ``key``; leave that server out a while if it failed.
+
+        A command that was never sent goes on to the key's next server (each server at most once).
+        """
+        tried: list[str] = []
+        while True:
+            client = self.client_for(key)
+            try:
+                return await command(client, key, *args, **kwargs)
+            except SERVER_FAILURES as error:
+                if self._single is not None:
+                    raise
                 self._leave_out(client, error)
-            raise
+                tried.append(client.address)
+                if not isinstance(error, MemcachedNotConnected) or self._next_client_tried(key, tried):
+                    raise
+
+    def _next_client_tried(self, key: str, tried: list[str]) -> bool:
+        """Whether the server ``key`` maps to now was tried already (or none is left)."""
+        node = self._node_of(key)
+        return node is None or self.clients[node].address in tried
 
     def _leave_out(self, client: MemcachedClient, error: Exception) -> None:
         node = f"{client.host}:{client.port}"

@@ -17,6 +17,7 @@ from mtpolicyd_core.connections.memcached_errors import (
     MemcachedConnectionLost,
     MemcachedError,
     MemcachedKeyError,
+    MemcachedNotConnected,
     MemcachedProtocolError,
     MemcachedServerError,
     MemcachedTimeout,
@@ -415,7 +416,7 @@ class MemcachedClient:
                 f"could not connect within {self.connect_timeout} s", self.address
             ) from None
         except OSError as error:
-            raise MemcachedConnectionError(f"could not connect: {error}", self.address) from None
+            raise MemcachedNotConnected(f"could not connect: {error}", self.address) from None
         finally:
             self._connecting = None
         self._connection = connection

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from mtpolicyd_core.config.model import ConnectionConfig
 from mtpolicyd_core.errors import ConfigError, ConnectionUnavailable
 from mtpolicyd_core.lazy_import import import_object
+from mtpolicyd_core.optional import extras_needed_by
 
 #: connection ``module`` → ``package.module:Class`` implementing it
 CONNECTION_MODULES: dict[str, str] = {
@@ -31,7 +32,8 @@ class Connection(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _connection_class(config: ConnectionConfig) -> Any:
+def connection_class(config: ConnectionConfig) -> Any:
+    """The class implementing ``config.module``; ConfigError at the block for an unknown module."""
     target = CONNECTION_MODULES.get(config.module)
     if target is None:
         where = config.location
@@ -41,7 +43,8 @@ def _connection_class(config: ConnectionConfig) -> Any:
             where.file if where else None,
             where.line if where else None,
         )
-    return import_object(target)
+    with extras_needed_by(f"connection {config.name} (module {config.module})", config.location):
+        return import_object(target)
 
 
 class ConnectionPool:
@@ -50,7 +53,7 @@ class ConnectionPool:
     def __init__(self, configs: Iterable[ConnectionConfig] = ()) -> None:
         self._connections: dict[str, Connection] = {}
         for config in configs:
-            self._connections[config.name] = _connection_class(config)(config)
+            self._connections[config.name] = connection_class(config)(config)
 
     def get(self, name: str) -> Connection:
         """The connection called ``name``; ConnectionUnavailable when none is configured."""

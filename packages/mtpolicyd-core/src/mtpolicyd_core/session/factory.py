@@ -47,5 +47,11 @@ def build_session_cache(config: SessionCacheConfig, connections: ConnectionPool)
         config = replace(
             config, namespace=config.namespace.removeprefix(getattr(connection, "namespace", ""))
         )
+    if getattr(connection, "is_cluster", False) and {"{", "}"} & set(config.namespace):
+        raise _config_error(
+            config,
+            f"SessionCache Redis: the namespace {config.namespace!r} of cluster connection {name} must not"
+            " contain braces: session keys use {instance} as the Redis Cluster hash tag",
+        )
     backend = import_object(BACKENDS[config.module]).for_session(connection, config)
     return LockingSessionCache(backend, config)

@@ -35,6 +35,8 @@ class KeyValueBackend(Protocol):
 
     #: exceptions of the client library that mean "back-end failed" (turned into SessionError)
     errors: tuple[type[BaseException], ...]
+    #: keys spread over Redis Cluster slots: the instance is written as a hash tag ``{<instance>}``
+    hash_tags: bool
 
     def describe(self) -> str:
         """Back-end kind and address, for error messages."""
@@ -81,7 +83,9 @@ def lock_attempts(max_retry: int) -> range:
 class LockingSessionCache:
     """A SessionCache over any KeyValueBackend: lock ``<ns>py:lock_<instance>``, data ``<ns>py:<instance>``.
 
-    The original's keys lack the ``py:`` marker; see :data:`SESSION_KEY_MARKER`.
+    The original's keys lack the ``py:`` marker; see :data:`SESSION_KEY_MARKER`. On a back-end with
+    ``hash_tags`` (Redis Cluster) the instance is written ``{<instance>}``: Redis hashes only what is
+    between the first braces, so a mail's session and lock share one slot, hence one primary.
     """
 
     def __init__(
@@ -95,14 +99,18 @@ class LockingSessionCache:
         self._sleep = sleep
         self._tokens: dict[str, str] = {}
         self._local = InstanceLocks()
+        self._tagged = getattr(backend, "hash_tags", False)
+
+    def _instance_part(self, instance: str) -> str:
+        return f"{{{instance}}}" if self._tagged else instance
 
     def session_key(self, instance: str) -> str:
         """Where the session of ``instance`` is stored."""
-        return f"{self.config.namespace}{SESSION_KEY_MARKER}{instance}"
+        return f"{self.config.namespace}{SESSION_KEY_MARKER}{self._instance_part(instance)}"
 
     def lock_key(self, instance: str) -> str:
         """The lock of ``instance``."""
-        return f"{self.config.namespace}{SESSION_KEY_MARKER}lock_{instance}"
+        return f"{self.config.namespace}{SESSION_KEY_MARKER}lock_{self._instance_part(instance)}"
 
     @contextmanager
     def _backend_errors(self, instance: str, doing: str) -> Iterator[None]:

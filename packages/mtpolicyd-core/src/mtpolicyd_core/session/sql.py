@@ -56,6 +56,7 @@ class SqlBackend(OneAfterAnother):
     """Sessions and locks in one table of the connection's database."""
 
     errors: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, TimeoutError)
+    hash_tags = False
 
     def __init__(self, connection: SqlConnection, table: str = DEFAULT_TABLE) -> None:
         self.connection = connection

@@ -12,6 +12,9 @@ from mtpolicyd_core.session.steps import OneAfterAnother
 class StoreBackend(OneAfterAnother):
     """``get``/``set`` go straight to the store; subclasses add ``add_lock``/``delete_lock``."""
 
+    #: whether session keys carry the instance as a Redis Cluster hash tag
+    hash_tags = False
+
     def __init__(self, connection: KeyValueStore) -> None:
         self.connection = connection
         self.errors = connection.errors

@@ -156,7 +156,7 @@ class Greylist(Switchable, Scoring, SqlTables, Plugin):
             self.awl_in_sql = True
         else:
             redis = self.connection("redis", "Redis")
-            self.awl = RedisAwl(lambda: redis().handle)
+            self.awl = RedisAwl(redis)
         ticket_module = backend_module(block, "Ticket", warn)
         self.tickets = Tickets(self.connection(ticket_module.lower(), ticket_module))
 

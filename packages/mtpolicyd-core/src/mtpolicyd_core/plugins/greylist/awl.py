@@ -6,6 +6,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, Protocol
 
+from sqlalchemy.exc import IntegrityError
+
 from mtpolicyd_core.perl.numbers import perl_numify
 from mtpolicyd_core.roles.sql_tables import TableDefinition
 
@@ -92,9 +94,13 @@ class SqlAwl:
         return row.get("count")
 
     async def create(self, sender_domain: str | None, client_ip: str | None) -> None:
-        await self.run_sql(
-            f"INSERT INTO {self.table} VALUES(NULL, ?, ?, 1, {now()})", sender_domain, client_ip
-        )
+        """The pair's first pass; if another host created its row meanwhile (unique key), count this pass."""
+        try:
+            await self.run_sql(
+                f"INSERT INTO {self.table} VALUES(NULL, ?, ?, 1, {now()})", sender_domain, client_ip
+            )
+        except IntegrityError:
+            await self.incr(sender_domain, client_ip)
 
     async def incr(self, sender_domain: str | None, client_ip: str | None) -> None:
         await self.run_sql(
@@ -116,14 +122,17 @@ class SqlAwl:
 
 
 class RedisAwl:
-    """The auto-whitelist in Redis under ``<prefix>,<domain>,<ip>``; Redis expires the keys."""
+    """The auto-whitelist in Redis under ``<prefix>,<domain>,<ip>``; Redis expires the keys.
+
+    ``connection`` gives the Redis connection, whose commands are tried again during a fail-over.
+    """
 
     missing_is_a_value: ClassVar[bool] = True
 
     def __init__(
-        self, client: Callable[[], Any], prefix: str = "awl-", expire_days: int = AUTOWL_EXPIRE_DAYS
+        self, connection: Callable[[], Any], prefix: str = "awl-", expire_days: int = AUTOWL_EXPIRE_DAYS
     ) -> None:
-        self.client = client
+        self.connection = connection
         self.prefix = prefix
         self.expire_days = expire_days
 
@@ -132,19 +141,19 @@ class RedisAwl:
         return ",".join((self.prefix, sender_domain or "", client_ip or ""))
 
     async def get(self, sender_domain: str | None, client_ip: str | None) -> Any:
-        value = await self.client().get(self.key(sender_domain, client_ip))
+        value = await self.connection().get(self.key(sender_domain, client_ip))
         return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
 
     async def create(self, sender_domain: str | None, client_ip: str | None) -> None:
-        await self.client().set(self.key(sender_domain, client_ip), "1", ex=ONE_DAY * self.expire_days)
+        await self.connection().set(self.key(sender_domain, client_ip), b"1", ONE_DAY * self.expire_days)
 
     async def incr(self, sender_domain: str | None, client_ip: str | None) -> None:
         key = self.key(sender_domain, client_ip)
-        await self.client().incr(key)
-        await self.client().expire(key, ONE_DAY * self.expire_days)
+        await self.connection().incr(key)
+        await self.connection().expire(key, ONE_DAY * self.expire_days)
 
     async def remove(self, sender_domain: str | None, client_ip: str | None) -> None:
-        await self.client().delete(self.key(sender_domain, client_ip))
+        await self.connection().delete(self.key(sender_domain, client_ip))
 
     async def expire(self) -> None:
         """Nothing to do: Redis drops old entries itself."""
