@@ -95,9 +95,9 @@ class PolicyEngine:
                     if fallback is not None:
                         return fallback
             request = Request(attributes, session, vhost_name=vhost.name)
-            if vhost.parallel_dns:
-                vhost.chain.prefetch(request)
             try:
+                if vhost.parallel_dns:
+                    vhost.chain.prefetch(request)
                 return await vhost.chain.run(request)
             except Exception as error:
                 raise RequestFailed(f"{vhost.name}: instance={instance}: {error}") from error
