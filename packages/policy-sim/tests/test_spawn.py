@@ -66,3 +66,37 @@ def test_a_missing_spawn_command_stops_the_run_naming_it(
         "policy-sim replay: /nonexistent/daemon not found: install it, or give another --spawn-command"
         in (capsys.readouterr().err)
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["replay", "TRACE", "--spawn", "CONFIG", "--target", "127.0.0.1:1"],
+            "--spawn starts its own daemons: leave out --target and --service",
+        ),
+        (
+            ["load", "TRACE", "--spawn", "CONFIG", "--service", "reputation=127.0.0.1:1"],
+            "--spawn starts its own daemons: leave out --target and --service",
+        ),
+        (
+            ["load", "TRACE", "--spawn", "CONFIG", "--baseline", "127.0.0.1:1", "--baseline-command", "x"],
+            "give the baseline either with --baseline or with --baseline-command, not both",
+        ),
+        (
+            ["load", "TRACE", "--baseline-command", "/usr/bin/mtpolicyd"],
+            "--baseline-command spawns the --spawn config with another daemon: add --spawn CONFIG",
+        ),
+    ],
+)
+def test_spawn_options_that_would_be_ignored_are_usage_errors(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, trace = tmp_path / "c.conf", tmp_path / "t.yaml"
+    config.write_text(CONFIG)
+    trace.write_text(
+        "services: {reputation: ''}\nstages: [{state: RCPT}]\nmails: [{client_address: x, recipients: [a]}]\n"
+    )
+    paths = {"TRACE": str(trace), "CONFIG": str(config)}
+    assert main([paths.get(arg, arg) for arg in argv] + ["-q"]) == 2
+    assert message in capsys.readouterr().err

@@ -103,9 +103,9 @@ class PolicyEngine:
                     if fallback is not None:
                         return fallback
             request = Request(attributes, session, vhost_name=vhost.name)
-            if vhost.parallel_dns:
-                vhost.chain.prefetch(request)
             try:
+                if vhost.parallel_dns:
+                    vhost.chain.prefetch(request)
                 return await vhost.chain.run(request)
             except PluginError as error:
                 raise RequestFailed(str(error), error.plugin) from error

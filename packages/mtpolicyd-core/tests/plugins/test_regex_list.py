@@ -1,5 +1,8 @@
+import logging
+
 import pytest
 from chain_answer import answer
+from mtpolicyd_core.plugins import regex_list as regex_list_module
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 
@@ -31,11 +34,28 @@ async def test_regex_list_reads_patterns_from_file(regex_list, tmp_path):
     assert await plugin.run(Request({"client_name": "# comment"}, {})) == []
 
 
-async def test_regex_list_skips_invalid_patterns(regex_list, tmp_path):
+async def test_regex_list_skips_invalid_patterns_and_logs_them_once(regex_list, tmp_path, caplog):
     patterns = tmp_path / "regex.txt"
     patterns.write_text("(broken\nok$\n")
-    plugin = regex_list(file=str(patterns), action="accept")
-    assert await plugin.run(Request({"client_name": "ok"}, {})) == ACCEPT
+    with caplog.at_level(logging.ERROR):
+        plugin = regex_list(file=str(patterns), action="accept")
+        for _ in range(3):
+            assert await plugin.run(Request({"client_name": "ok"}, {})) == ACCEPT
+    assert caplog.text.count("invalid regex (broken") == 1
+
+
+async def test_regex_list_reads_its_file_and_compiles_once_when_built(regex_list, tmp_path, monkeypatch):
+    patterns = tmp_path / "regex.txt"
+    patterns.write_text("^a$\n")
+    plugin = regex_list(file=str(patterns), regex="^b$", action="accept")
+    patterns.unlink()
+
+    def no_compiling(pattern):
+        raise AssertionError(f"{pattern} compiled while answering")
+
+    monkeypatch.setattr(regex_list_module, "compile_perl_regex", no_compiling)
+    for value in ("a", "b"):
+        assert await plugin.run(Request({"client_name": value}, {})) == ACCEPT
 
 
 async def test_regex_list_invert_acts_when_nothing_matches(regex_list):

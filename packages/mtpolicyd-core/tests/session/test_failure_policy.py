@@ -60,6 +60,7 @@ def engine(
     *plugins: Block,
     mode: SessionFailureMode = "close",
     failure_action: str = "defer_if_permit Service temporarily unavailable",
+    parallel_dns: bool = False,
 ) -> PolicyEngine:
     plugins = plugins or (plugin("answer", module="Action", action="reject from chain"),)
     config = Config(
@@ -68,7 +69,7 @@ def engine(
         server=ServerConfig(),
         connections=(),
         session_cache=SessionCacheConfig(module="Fake", failure_mode=mode, failure_action=failure_action),
-        vhosts=(VirtualHostConfig("12345", "test", plugins, HERE),),
+        vhosts=(VirtualHostConfig("12345", "test", plugins, HERE, parallel_dns=parallel_dns),),
         root=Block("root", None, HERE),
     )
     return PolicyEngine(config, session_cache=cache)
@@ -121,6 +122,21 @@ async def test_session_is_stored_even_when_the_chain_fails(monkeypatch: pytest.M
 
     monkeypatch.setattr(PluginChain, "run", change_session_then_fail)
     with pytest.raises(RequestFailed, match="broken"):
+        await policy.process(policy.vhosts[0], REQUEST)
+    assert cache.stored == [{"_instance": "abc", "x": "1"}]
+
+
+async def test_session_is_stored_when_starting_the_look_ups_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = FakeCache()
+    policy = engine(cache, parallel_dns=True)
+
+    def broken_prefetch(_chain: PluginChain, request: Request) -> None:
+        assert request.session is not None
+        request.session["x"] = "1"
+        raise RuntimeError("no look-up started")
+
+    monkeypatch.setattr(PluginChain, "prefetch", broken_prefetch)
+    with pytest.raises(RequestFailed, match="no look-up started"):
         await policy.process(policy.vhosts[0], REQUEST)
     assert cache.stored == [{"_instance": "abc", "x": "1"}]
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from policy_sim.checks import check_outcomes, lock_failures
-from policy_sim.exit_status import EXIT_MISMATCH, EXIT_OK
+from policy_sim.exit_status import EXIT_MISMATCH, EXIT_OK, UsageError
 from policy_sim.fleet_setup import client_settings, command_line_targets, fleet_for, parse_targets, read_trace
 from policy_sim.generate import GeneratorSettings, generate_document
 from policy_sim.load import LoadSettings, run_load
@@ -79,6 +79,13 @@ def _load_trace(args: argparse.Namespace) -> Trace:
 
 def run_load_command(args: argparse.Namespace) -> int:
     """Run the load against the target(s), then the baseline; write the reports; exit 1 on unanswered."""
+    if args.baseline and args.baseline_command:
+        raise UsageError("give the baseline either with --baseline or with --baseline-command, not both")
+    if args.baseline_command and not args.spawn:
+        raise UsageError(
+            "--baseline-command spawns the --spawn config with another daemon: add --spawn CONFIG, "
+            "or give a running baseline with --baseline HOST:PORT"
+        )
     trace = _load_trace(args)
     settings = LoadSettings(
         duration=args.duration,
@@ -92,7 +99,7 @@ def run_load_command(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         targets = command_line_targets(args, trace)
         runs = [("target", fleet_for(trace, stack, targets, args.spawn, args.spawn_command)[0])]
-        if args.spawn and args.baseline_command:
+        if args.baseline_command:
             runs.append(
                 ("baseline", fleet_for(trace, stack, [], args.spawn, args.baseline_command, "baseline")[0])
             )

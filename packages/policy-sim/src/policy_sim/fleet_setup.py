@@ -69,6 +69,8 @@ def fleet_for(
     """The hosts to drive and the daemon logs to scan: with ``spawn_config`` one daemon per host of
     the trace (or one) running ``command``, else the given targets matched to the trace."""
     logs: list[Path] = []
+    if spawn_config and targets:
+        raise UsageError("--spawn starts its own daemons: leave out --target and --service")
     if spawn_config:
         names = list(trace.hosts) or [label]
         spawned = stack.enter_context(SpawnedDaemons(spawn_config, command, names))

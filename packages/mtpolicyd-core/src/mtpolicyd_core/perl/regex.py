@@ -131,13 +131,15 @@ def perl_bytes(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-@lru_cache(maxsize=512)
 def compile_perl_regex(pattern: str) -> re.Pattern[bytes]:
     """Compile a Perl pattern for matching bytes, as Perl matches the byte strings the original reads
     (``.`` is one byte of a two-byte UTF-8 letter); raises ``re.error`` where Python cannot express it."""
     return re.compile(perl_bytes(translate(pattern)))
 
 
+_compiled = lru_cache(maxsize=512)(compile_perl_regex)
+
+
 def perl_search(pattern: str, value: str) -> bool:
-    """Whether ``value =~ m/pattern/`` matches (on the value's bytes)."""
-    return compile_perl_regex(pattern).search(perl_bytes(value)) is not None
+    """Whether ``value =~ m/pattern/`` matches (on the value's bytes); patterns are compiled once each."""
+    return _compiled(pattern).search(perl_bytes(value)) is not None

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
-from functools import cached_property
 from pathlib import Path
 
 from mtpolicyd_core.options import BOOL, NUM, STR, Option, OptionType, maybe
@@ -41,21 +41,25 @@ class RegexList(Switchable, Scoring, NestedChain, Plugin):
         reads_file=True,
     )
 
-    @cached_property
-    def patterns(self) -> list[str]:
-        """The configured patterns, then those of the file (read on first use)."""
-        from_file = [] if self.file is None else read_regex_file(self.file)
-        return [*(self.regex or []), *from_file]
-
-    def first_match(self, request: Request, value: str) -> list[str]:
-        """The first pattern that matches, as a one-item list; invalid patterns are logged and skipped."""
-        for pattern in self.patterns:
+    def init(self) -> None:
+        """Compile the patterns once; the file is read here, in the master, not on a worker's loop."""
+        from_file: list[str] = []
+        if self.file is not None:
+            # unreadable: check_files refuses the start-up with the reason, at the option's line
+            with contextlib.suppress(OSError):
+                from_file = read_regex_file(self.file)
+        self.patterns: list[tuple[str, re.Pattern[bytes]]] = []
+        for pattern in [*(self.regex or []), *from_file]:
             try:
-                compiled = compile_perl_regex(pattern)
+                self.patterns.append((pattern, compile_perl_regex(pattern)))
             except re.error as error:
                 self.logger.error("invalid regex %s: %s", pattern, error)
-                continue
-            if compiled.search(perl_bytes(value)):
+
+    def first_match(self, value: str) -> list[str]:
+        """The first pattern that matches, as a one-item list (invalid patterns were left out)."""
+        subject = perl_bytes(value)
+        for pattern, compiled in self.patterns:
+            if compiled.search(subject):
                 return [pattern]
         return []
 
@@ -67,7 +71,7 @@ class RegexList(Switchable, Scoring, NestedChain, Plugin):
         text = perl_str(value)
 
         async def first_match() -> list[str]:
-            return self.first_match(request, text)
+            return self.first_match(text)
 
         found = await request.do_cached(f"{self.name}-result", first_match)
         if bool(found) == self.invert:
