@@ -13,12 +13,19 @@ from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_core.optional import EXTRAS, MissingExtra, extras_needed_by, import_extra
 
 PYPROJECT = Path(__file__).parents[1] / "pyproject.toml"
+#: our modules that import optional libraries at their top: imported afresh in each test
+OWN_MODULES_IMPORTING_EXTRAS = (
+    "mtpolicyd_core.plugins.",
+    "mtpolicyd_core.lookups.",
+    "mtpolicyd_core.connections.redis",
+    "mtpolicyd_core.session.redis",
+)
 
 
 def without(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
     """Make ``modules`` (and anything imported from them) unimportable, as if their extra were missing."""
     for name in list(sys.modules):
-        if name.startswith((*modules, "mtpolicyd_core.plugins.", "mtpolicyd_core.lookups.")):
+        if name.startswith((*modules, *OWN_MODULES_IMPORTING_EXTRAS)):
             monkeypatch.delitem(sys.modules, name)
     for module in modules:
         monkeypatch.setitem(sys.modules, module, None)
