@@ -118,7 +118,7 @@ class Plugin:
     def link_following(self, following: Sequence[Plugin]) -> list[str]:
         """Called once the chain is built, with the plugins after this one in it; warnings to report.
 
-        Quota uses it to find the Accounting that counts its mails (docs/decisions/0012-quota-counts-at-admission.md).
+        Quota uses it to find the Accounting that counts its mails (decision 0012).
         """
         return []
 

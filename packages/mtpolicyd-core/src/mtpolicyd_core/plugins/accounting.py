@@ -140,7 +140,7 @@ class Accounting(Switchable, SqlTables, Plugin):
             await self.update_accounting(field, key, metrics)
         return []
 
-    # -- counting on behalf of a Quota (docs/decisions/0012-quota-counts-at-admission.md) ----------------------------
+    # -- counting on behalf of a Quota (decision 0012) ----------------------------------
 
     def counts_mail(self, request: Request, field: str) -> bool:
         """Whether this plugin will count the request's mail by ``field`` when the chain reaches it."""
