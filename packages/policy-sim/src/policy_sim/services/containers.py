@@ -64,7 +64,7 @@ class ContainerProcess:
 
         # docker-py takes (address, port): publish on the loopback only
         published = (LOCALHOST, self.host_port)
-        container = DockerContainer(self.image).with_bind_ports(self.internal_port, published)  # type: ignore[arg-type]
+        container = DockerContainer(self.image).with_bind_ports(self.internal_port, published)  # type: ignore[arg-type, unused-ignore]
         for name, value in self.env.items():
             container = container.with_env(name, value)
         if self.command:
