@@ -210,6 +210,13 @@ def mtpolicyd_page() -> str:
         ".TP",
         "\\fI/etc/mtpolicyd/mtpolicyd.conf\\fR",
         "the configuration file read without \\fB\\-c\\fR",
+        ".TP",
+        "\\fI/etc/mtpolicyd-python/mtpolicyd.conf\\fR",
+        "the configuration the Debian package \\fBmtpolicyd\\-python\\fR passes with \\fB\\-c\\fR"
+        " (set in \\fI/etc/default/mtpolicyd-python\\fR), so it can run next to the Perl package",
+        ".TP",
+        "\\fI/etc/default/mtpolicyd-python\\fR",
+        "the Debian package's service settings (configuration path, extra options)",
         '.SH "SEE ALSO"',
         "\\fBmtpolicyd.conf\\fR(5), \\fBpolicy\\-sim\\fR(1), \\fBpostconf\\fR(5) (check_policy_service)",
     ]
