@@ -433,7 +433,9 @@ def test_parallel_dns_is_a_vhost_switch(value: str, parallel: bool) -> None:
 
 def test_parallel_dns_is_off_by_default_and_rejects_other_words() -> None:
     assert load_config_text(VHOST, "test.conf").vhosts[0].parallel_dns is False
-    with pytest.raises(ConfigError, match="parallel_dns must be on or off, not 'sometimes'") as error:
+    with pytest.raises(
+        ConfigError, match=r"parallel_dns: 'sometimes' is not a boolean \(use 1 or 0, on or off\)"
+    ) as error:
         load_config_text(
             VHOST.replace('name = "reputation"', "name = r\nparallel_dns = sometimes"), "test.conf"
         )

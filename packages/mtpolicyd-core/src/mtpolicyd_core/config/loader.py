@@ -25,7 +25,7 @@ from mtpolicyd_core.config.model import (
 )
 from mtpolicyd_core.config.parser import parse_config_file, parse_config_text
 from mtpolicyd_core.config.tree import Block, Location, Setting
-from mtpolicyd_core.connections.configured import validate_connection
+from mtpolicyd_core.connections.configured import SWITCH, validate_connection
 from mtpolicyd_core.connections.pool import connection_class
 from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_core.perl.comma_list import comma_list
@@ -430,11 +430,11 @@ class _Reader:
 
 
 def _on(setting: Setting) -> bool:
-    """A switch of ours: ``on``/``yes``/``true``/``1`` or ``off``/``no``/``false``/``0``."""
-    value = setting.value.strip().lower()
-    if value not in ("on", "yes", "true", "1", "off", "no", "false", "0"):
-        raise _error(f"{setting.key} must be on or off, not {setting.value!r}", setting.location)
-    return value in ("on", "yes", "true", "1")
+    """A switch, read as the connections' switches are: ``on``/``yes``/``true``/``1`` or the opposites."""
+    try:
+        return SWITCH.convert(setting.value)
+    except ValueError as error:
+        raise _error(f"{setting.key}: {error}", setting.location) from None
 
 
 def _ports(setting: Setting) -> tuple[str, ...]:
