@@ -35,6 +35,15 @@ log = logging.getLogger("mtpolicyd.config")
 
 _SERVER_TEXT = ("user", "group", "pid_file", "log_file", "chroot")
 _SERVER_NAMES = ("syslog_ident", "syslog_facility", "host", "program_name")
+#: request limits and concurrency inside a worker (must be positive)
+_POSITIVE = (
+    "max_line_length",
+    "max_request_size",
+    "max_request_attributes",
+    "read_timeout",
+    "max_concurrent_requests",
+    "worker_threads",
+)
 #: worker supervision (never negative)
 _SUPERVISION = ("max_requests_jitter", "heartbeat_timeout", "max_connections_per_worker", "graceful_timeout")
 _SERVER_INTEGERS = (
@@ -47,12 +56,7 @@ _SERVER_INTEGERS = (
     "request_timeout",
     "keepalive_timeout",
     "max_keepalive",
-    "max_line_length",
-    "max_request_size",
-    "max_request_attributes",
-    "read_timeout",
-    "max_concurrent_requests",
-    "worker_threads",
+    *_POSITIVE,
     "dns_cache_size",
     "dns_cache_max_ttl",
     *_SUPERVISION,
@@ -196,15 +200,7 @@ class _Reader:
                 f' "max_servers" ({server.max_servers})',
                 at("min_servers"),
             )
-        positive = (
-            "max_line_length",
-            "max_request_size",
-            "max_request_attributes",
-            "read_timeout",
-            "max_concurrent_requests",
-            "worker_threads",
-        )
-        for key in positive:
+        for key in _POSITIVE:
             if getattr(server, key) <= 0:
                 raise _error(f"{key} must be a positive integer", at(key))
         for key in ("dns_cache_size", "dns_cache_max_ttl", *_SUPERVISION):

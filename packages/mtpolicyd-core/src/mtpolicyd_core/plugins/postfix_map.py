@@ -11,14 +11,14 @@ from mtpolicyd_core.perl.truth import perl_true
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.roles.scoring import Scoring
+from mtpolicyd_core.roles.match_actions import MatchActions
 from mtpolicyd_core.roles.switch import Switchable
 
 _IPV4 = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+", re.ASCII)
 _IPV6 = re.compile(r"[:0-9a-f]+")
 
 
-class PostfixMap(Switchable, Scoring, Plugin):
+class PostfixMap(Switchable, MatchActions, Plugin):
     """Looks ``client_address`` up in a map built by `postmap hash:…`: the address, then shorter
     prefixes (`1.2.3`, `1.2`, `1`; IPv6 by dropping the last `:` groups). A value of `OK` or a number
     is a match: adds ``score`` (once per mail) and answers ``match_action``; otherwise
@@ -83,12 +83,6 @@ class PostfixMap(Switchable, Scoring, Plugin):
         found = await request.do_cached(f"{self.name}-result", lambda: self.in_thread(self.find, ip))
         if found and found[0]:
             self.debug(request, f"client_address {ip} matched {self.name} ({found[1]} {found[2]})")
-            if self.score is not None and not request.is_already_done(f"{self.name}-score"):
-                self.add_score(request, self.name, self.score)
-            if self.match_action is not None:
-                return [PluginResult(self.match_action, abort=True)]
-            return []
+            return self.match_results(request, matched=True)
         self.debug(request, f"client_address {ip} did not match {self.name}")
-        if self.not_match_action is not None:
-            return [PluginResult(self.not_match_action, abort=True)]
-        return []
+        return self.match_results(request, matched=False)

@@ -6,6 +6,7 @@ from functools import cached_property
 
 from mtpolicyd_core.lookups.dns import Blocklist, listing_info
 from mtpolicyd_core.options import NUM, STR, Option, maybe, mode_option
+from mtpolicyd_core.perl.numbers import Num
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
@@ -14,27 +15,46 @@ from mtpolicyd_core.roles.scoring import Scoring
 from mtpolicyd_core.roles.switch import Switchable
 
 
-def rbl_reject_action(message: str, ip: str, info: str | None) -> str:
-    """``reject`` and the message with the first ``%IP%`` and ``%INFO%`` (`(info)` or nothing) replaced."""
-    message = message.replace("%IP%", ip, 1)
-    return "reject " + message.replace("%INFO%", f"({info})" if info else "", 1)
+def rbl_mode_option() -> Option[str]:
+    """The ``mode`` of RBL and RBLAction."""
+    return mode_option("reject", ("reject", "accept", "passive"), "`reject`, `accept` or `passive`")
 
 
-class RBL(Switchable, ModeAnswers, Scoring, Plugin):
+def rbl_reject_message_option() -> Option[str]:
+    """The ``reject_message`` of RBL and RBLAction."""
+    return Option(
+        STR,
+        default="delivery from %IP% rejected %INFO%",
+        doc="text after `reject`; `%IP%` is the client address, `%INFO%` the list's TXT text in parentheses",
+    )
+
+
+class ListedAnswers(ModeAnswers, Scoring):
+    """What RBL and RBLAction answer for a listed address: ``score`` once per mail, then by ``mode``
+    a reject with ``reject_message``, dunno (only `accept`) or nothing."""
+
+    accept_modes = ("accept",)
+    name: str
+    score: Num | None
+    reject_message: str
+
+    def listed_results(self, request: Request, mode: str, ip: str, info: str | None) -> list[PluginResult]:
+        """Score the mail, then answer; ``%IP%`` and ``%INFO%`` (`(info)` or nothing) replaced once each."""
+        if self.score is not None and not request.is_already_done(f"rbl-{self.name}-score"):
+            self.add_score(request, self.name, self.score)
+        message = self.reject_message.replace("%IP%", ip, 1)
+        return self.mode_results(mode, "reject " + message.replace("%INFO%", f"({info})" if info else "", 1))
+
+
+class RBL(Switchable, ListedAnswers, Plugin):
     """Looks ``client_address`` up in the DNS list ``domain``; a listed address adds ``score`` (once per
     mail) and is rejected (`mode = reject`), accepted (`accept`: dunno, ends the chain) or only scored
     (`passive`). The answer is kept in the session as `rbl-<name>-result` for RBLAction."""
 
     domain = Option(STR, required=True, doc="DNS zone of the list, e.g. `zen.spamhaus.org`")
-    mode = mode_option("reject", ("reject", "accept", "passive"), "`reject`, `accept` or `passive`")
-    reject_message = Option(
-        STR,
-        default="delivery from %IP% rejected %INFO%",
-        doc="text after `reject`; `%IP%` is the client address, `%INFO%` the list's TXT text in parentheses",
-    )
+    mode = rbl_mode_option()
+    reject_message = rbl_reject_message_option()
     score = Option(maybe(NUM), doc="score added when the address is listed")
-
-    accept_modes = ("accept",)
 
     @cached_property
     def blocklist(self) -> Blocklist:
@@ -61,6 +81,4 @@ class RBL(Switchable, ModeAnswers, Scoring, Plugin):
         self.debug(
             request, f"ip {ip} on {self.domain} blacklist" + (f" ({info})" if info is not None else "")
         )
-        if self.score is not None and not request.is_already_done(f"rbl-{self.name}-score"):
-            self.add_score(request, self.name, self.score)
-        return self.mode_results(mode, rbl_reject_action(self.reject_message, ip, info))
+        return self.listed_results(request, mode, ip, info)

@@ -7,12 +7,12 @@ from mtpolicyd_core.perl.truth import perl_true
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
-from mtpolicyd_core.roles.scoring import Scoring
+from mtpolicyd_core.roles.match_actions import MatchActions
 from mtpolicyd_core.roles.sql_tables import SqlTables
 from mtpolicyd_core.roles.switch import Switchable
 
 
-class SqlList(Switchable, Scoring, SqlTables, Plugin):
+class SqlList(Switchable, MatchActions, SqlTables, Plugin):
     """Runs ``sql_query`` with the request's ``field`` (2.x; 1.x: always client_address) as its
     one ``?`` parameter. A row found is a match: ``score`` is added once per mail and
     ``match_action`` answered; no row answers ``not_match_action``. The lookup is cached per mail.
@@ -59,12 +59,6 @@ class SqlList(Switchable, Scoring, SqlTables, Plugin):
             return []
         if await self.found(request, value):
             self.debug(request, f"{field} {value} matched SqlList {self.name}")
-            if self.score is not None and not request.is_already_done(f"{self.name}-score"):
-                self.add_score(request, self.name, self.score)
-            if self.match_action is not None:
-                return [PluginResult(self.match_action, abort=True)]
-            return []
+            return self.match_results(request, matched=True)
         self.debug(request, f"{field} {value} did not match SqlList {self.name}")
-        if self.not_match_action is not None:
-            return [PluginResult(self.not_match_action, abort=True)]
-        return []
+        return self.match_results(request, matched=False)
