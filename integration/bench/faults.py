@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from integration.bench.__main__ import wait_until_answering
+from integration.bench.measure import wait_until_answering
 from integration.fixtures.daemons import MtpolicydDaemon, perl_mtpolicyd_argv, python_mtpolicyd_argv
 from integration.fixtures.memcached import MemcachedServer
 from integration.server.daemon_helpers import children
@@ -43,7 +43,7 @@ def kill_worker(daemon: MtpolicydDaemon, memcached: MemcachedServer, rng: random
 
 def stop_memcached(daemon: MtpolicydDaemon, memcached: MemcachedServer, rng: random.Random) -> None:
     """Stop memcached (not dead: it holds its connections and answers nothing) for two seconds."""
-    pid = memcached.process.pid  # type: ignore[union-attr]
+    pid = memcached.process.pid
     if pid:
         os.kill(pid, signal.SIGSTOP)
         time.sleep(2)

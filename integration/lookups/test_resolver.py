@@ -41,7 +41,9 @@ def dnspython(server: RbldnsdServer) -> dns.resolver.Resolver:
 
 
 @pytest.mark.parametrize("name", ["2.2.0.192.zen.test", "3.2.0.192.zen.test"])
-def test_listed_address_and_txt_are_what_dnspython_gets(rbldnsd_server, name):
+def test_listed_address_and_txt_are_what_dnspython_gets(
+    rbldnsd_server: Callable[..., RbldnsdServer], name: str
+) -> None:
     server = rbldnsd_server(ZONES)
     reference = dnspython(server)
     expected_a = [rdata.address for rdata in reference.resolve(name, "A")]
@@ -57,7 +59,7 @@ def test_listed_address_and_txt_are_what_dnspython_gets(rbldnsd_server, name):
     asyncio.run(scenario())
 
 
-def test_nxdomain_is_cached_for_the_zones_negative_ttl(rbldnsd_server):
+def test_nxdomain_is_cached_for_the_zones_negative_ttl(rbldnsd_server: Callable[..., RbldnsdServer]) -> None:
     server = rbldnsd_server(ZONES)
     query = dns.message.make_query("1.2.0.192.zen.test", "A")
     negative = dns.query.udp(query, server.host, port=server.port, timeout=5)
@@ -89,7 +91,9 @@ def run_on(loop: str) -> Callable[[Coroutine[Any, Any, None]], None]:
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
-def test_500_concurrent_queries_are_all_answered_right(rbldnsd_server, loop):
+def test_500_concurrent_queries_are_all_answered_right(
+    rbldnsd_server: Callable[..., RbldnsdServer], loop: str
+) -> None:
     listed = {number: f"127.1.{number >> 8}.{number & 255}" for number in range(0, 500, 2)}
     data = "".join(
         f"10.0.{number >> 8}.{number & 255} :{address}:entry {number}\n" for number, address in listed.items()

@@ -83,7 +83,9 @@ def test_sdists_carry_the_version_file_and_every_distribution_has_the_one_versio
         with tarfile.open(sdist) as archive:
             member = archive.getmember(f"{sdist.name.removesuffix('.tar.gz')}/VERSION")
             assert member.isfile()  # the symlink in the checkout is a plain file here
-            assert archive.extractfile(member).read().decode().strip() == VERSION  # type: ignore[union-attr]
+            version_file = archive.extractfile(member)
+            assert version_file is not None
+            assert version_file.read().decode().strip() == VERSION
     assert all(f"-{VERSION}-py3-none-any.whl" in wheel.name for wheel in wheels)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 from pymemcache.client.base import Client
 
@@ -47,7 +48,9 @@ def make_ticket_valid(server: MemcachedServer, namespace: str, attributes: dict[
     client.close()
 
 
-def greylist_cycle(answer, server: MemcachedServer, namespace: str) -> list[list[str]]:
+def greylist_cycle(
+    answer: Callable[[dict[str, str]], list[str]], server: MemcachedServer, namespace: str
+) -> list[list[str]]:
     """First attempt, early retry, retry after the wait."""
     attributes = rcpt("192.0.2.77", sender=f"s-{namespace}@example.org")
     first = answer(dict(attributes, instance=uuid.uuid4().hex))

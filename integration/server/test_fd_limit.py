@@ -7,6 +7,7 @@ import resource
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,13 +22,11 @@ SETTINGS = "min_servers = 2\nmin_spare_servers = 1\nmax_spare_servers = 3\nmax_s
 
 
 @pytest.fixture
-def limited_daemon(
-    request: pytest.FixtureRequest, tmp_path: pytest.TempPathFactory
-) -> Iterator[MtpolicydDaemon]:
+def limited_daemon(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MtpolicydDaemon]:
     """Our daemon under ``ulimit -n 256`` (prlimit), with extra settings from indirect parametrization."""
     argv = ["prlimit", f"--nofile={LIMIT}:{LIMIT}", "--", *python_mtpolicyd_argv()]
     config = echo_config("first", settings=SETTINGS + request.param)
-    daemon = MtpolicydDaemon(argv, "limited", tmp_path / "limited", config, {}, None)  # type: ignore[operator]
+    daemon = MtpolicydDaemon(argv, "limited", tmp_path / "limited", config, {}, None)
     with service_errors_fail_the_test():
         daemon.start()
     yield daemon

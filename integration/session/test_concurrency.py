@@ -97,7 +97,8 @@ async def test_killed_holder_blocks_others_for_at_most_lock_timeout(backend: Bac
     holder.start()
     locked_at = receive(receiver, 10)
     assert isinstance(locked_at, float)
-    os.kill(holder.pid, signal.SIGKILL)  # type: ignore[arg-type]
+    assert holder.pid is not None
+    os.kill(holder.pid, signal.SIGKILL)
     holder.join()
     cache = spec.open()
     with pytest.raises(SessionLockError):

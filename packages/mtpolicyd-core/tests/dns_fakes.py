@@ -11,6 +11,7 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
+import pytest
 
 #: ``{("name.", "A"): ["127.0.0.2"], ("name.", "TXT"): ['"text"']}``; names missing → NXDOMAIN
 Records = Mapping[tuple[str, str], Sequence[str]]
@@ -66,9 +67,11 @@ class FakeDnsServer:
 
 
 @contextmanager
-def fake_dns(monkeypatch: object, records: Records, silent: bool = False) -> Iterator[FakeDnsServer]:
+def fake_dns(
+    monkeypatch: pytest.MonkeyPatch, records: Records, silent: bool = False
+) -> Iterator[FakeDnsServer]:
     """Run a fake server and point ``RES_NAMESERVERS``/``RES_OPTIONS`` at it for the test."""
     with FakeDnsServer(records, silent) as server:
         for key, value in server.env.items():
-            monkeypatch.setenv(key, value)  # type: ignore[attr-defined]
+            monkeypatch.setenv(key, value)
         yield server

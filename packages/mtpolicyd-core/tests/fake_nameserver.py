@@ -167,7 +167,7 @@ class FakeNameserver:
         """The answer from the table, following CNAMEs; NXDOMAIN for unknown names."""
         response = dns.message.make_response(query)
         if self.faults.rcode is not None:
-            response.set_rcode(self.faults.rcode)
+            response.set_rcode(dns.rcode.Rcode(self.faults.rcode))
             return response
         if self.faults.truncate and not tcp:
             response.flags |= dns.flags.TC

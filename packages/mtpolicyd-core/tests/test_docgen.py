@@ -19,19 +19,19 @@ AVAILABLE = {name: plugin for name, plugin in load_plugins().items() if not isin
 
 
 @pytest.mark.parametrize("name", sorted(AVAILABLE))
-def test_plugin_reference_is_up_to_date(name):
+def test_plugin_reference_is_up_to_date(name: str) -> None:
     written = sections(DOCS.read_text(encoding="utf-8"))
     assert written.get(name) == render_section(name, AVAILABLE[name]), f"regenerate with: {COMMAND}"
 
 
-def test_section_lists_doc_roles_and_options():
+def test_section_lists_doc_roles_and_options() -> None:
     section = render_section("ScoreAction", ScoreAction)
     assert "Roles: Scoring, NestedChain" in section
     assert "| threshold | Num |  | yes | yes | the score at which the plugin fires |" in section
     assert "| match | Str | `gt` |  |  |" in section
 
 
-def test_plugin_that_does_not_import_is_listed_as_not_available():
+def test_plugin_that_does_not_import_is_listed_as_not_available() -> None:
     text = render({"Action": Action, "Broken": "ImportError: no module named dns"})
     assert sections(text)["Broken"] == (
         "## Broken\n\nNot available: the plugin could not be loaded (ImportError: no module named dns).\n"
@@ -39,17 +39,17 @@ def test_plugin_that_does_not_import_is_listed_as_not_available():
     assert sections(text)["Action"] == render_section("Action", Action)
 
 
-def test_main_writes_the_reference(tmp_path):
+def test_main_writes_the_reference(tmp_path: Path) -> None:
     target = tmp_path / "plugins.md"
     assert main([str(target)]) == 0
     assert set(sections(target.read_text(encoding="utf-8"))) == set(load_plugins())
 
 
-def test_connection_reference_is_up_to_date():
+def test_connection_reference_is_up_to_date() -> None:
     assert CONNECTION_DOCS.read_text(encoding="utf-8") == render_connections(), f"regenerate with: {COMMAND}"
 
 
-def test_connection_reference_lists_each_module_with_its_declared_options():
+def test_connection_reference_lists_each_module_with_its_declared_options() -> None:
     text = render_connections()
     assert "## Redis" in text and "## Sql" in text
     assert "| failover_timeout | Num | `2` |" in text

@@ -39,10 +39,16 @@ def engine() -> PolicyEngine:
     return PolicyEngine(load_config_text(TWO_VHOSTS, "test.conf"))
 
 
+def vhost_name(policy: PolicyEngine, port: int | str, attributes: dict[str, str]) -> str | None:
+    """The name of the vhost a request on ``port`` goes to; None without one."""
+    vhost = policy.vhost_for(port, attributes)
+    return None if vhost is None else vhost.name
+
+
 def test_vhost_is_chosen_by_local_port() -> None:
     policy = engine()
-    assert policy.vhost_for(12345, {}).name == "first"  # type: ignore[union-attr]
-    assert policy.vhost_for("12346", {}).name == "second"  # type: ignore[union-attr]
+    assert vhost_name(policy, 12345, {}) == "first"
+    assert vhost_name(policy, "12346", {}) == "second"
 
 
 def test_port_without_vhost_has_none() -> None:
@@ -50,11 +56,11 @@ def test_port_without_vhost_has_none() -> None:
 
 
 def test_policy_context_selects_vhost_by_name_when_enabled() -> None:
-    assert engine().vhost_for(12345, {"policy_context": "second"}).name == "second"  # type: ignore[union-attr]
+    assert vhost_name(engine(), 12345, {"policy_context": "second"}) == "second"
 
 
 def test_unknown_policy_context_falls_back_to_the_port() -> None:
-    assert engine().vhost_for(12345, {"policy_context": "other"}).name == "first"  # type: ignore[union-attr]
+    assert vhost_name(engine(), 12345, {"policy_context": "other"}) == "first"
 
 
 async def test_without_session_cache_every_request_gets_a_fresh_session_even_without_instance() -> None:

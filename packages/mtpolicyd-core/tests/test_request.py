@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from mtpolicyd_core.request import NoSessionError, Request
 
 
-def test_get_defaults_to_request_scope():
+def test_get_defaults_to_request_scope() -> None:
     request = Request({"sender": "a@b"}, {"sender": "session"})
     assert request.get("sender") == "a@b"
     assert request.get("r:sender") == "a@b"
@@ -16,7 +16,7 @@ def test_get_defaults_to_request_scope():
     assert request.get("session:sender") == "session"
 
 
-def test_get_empty_or_missing():
+def test_get_empty_or_missing() -> None:
     request = Request({}, None)
     assert request.get("") is None
     assert request.get(None) is None
@@ -24,11 +24,11 @@ def test_get_empty_or_missing():
     assert request.get("x") is None
 
 
-def test_get_splits_at_first_colon_only():
+def test_get_splits_at_first_colon_only() -> None:
     assert Request({"a:b": "v"}, {}).get("r:a:b") == "v"
 
 
-def test_get_unknown_scope_fails():
+def test_get_unknown_scope_fails() -> None:
     with pytest.raises(ValueError, match="unknown scope x while retrieving variable for x:y"):
         Request({}, {}).get("x:y")
 
@@ -43,7 +43,7 @@ def counting(calls: list[int], value: list[object]) -> Callable[[], Awaitable[li
     return compute
 
 
-async def test_do_cached_computes_once_per_mail_even_for_empty_results():
+async def test_do_cached_computes_once_per_mail_even_for_empty_results() -> None:
     calls: list[int] = []
     session: dict[str, object] = {}
     request = Request({}, session)
@@ -53,7 +53,7 @@ async def test_do_cached_computes_once_per_mail_even_for_empty_results():
     assert session == {"k": []}
 
 
-async def test_do_cached_without_session_or_caching_always_computes():
+async def test_do_cached_without_session_or_caching_always_computes() -> None:
     calls: list[int] = []
     for request in (Request({}, None), Request({}, {}, use_caching=False)):
         await request.do_cached("k", counting(calls, [1]))
@@ -61,7 +61,7 @@ async def test_do_cached_without_session_or_caching_always_computes():
     assert len(calls) == 4
 
 
-async def test_prefetched_look_up_is_awaited_instead_of_computed_again():
+async def test_prefetched_look_up_is_awaited_instead_of_computed_again() -> None:
     calls: list[int] = []
     session: dict[str, object] = {}
     request = Request({}, session)
@@ -71,7 +71,7 @@ async def test_prefetched_look_up_is_awaited_instead_of_computed_again():
     assert session == {"k": ["listed"]}
 
 
-async def test_prefetch_skips_answers_the_session_already_has():
+async def test_prefetch_skips_answers_the_session_already_has() -> None:
     calls: list[int] = []
     request = Request({}, {"k": ["cached"]})
     request.prefetch("k", counting(calls, ["fresh"]))
@@ -80,7 +80,7 @@ async def test_prefetch_skips_answers_the_session_already_has():
     assert calls == []
 
 
-async def test_unused_prefetched_look_ups_are_cancelled_and_their_failures_retrieved():
+async def test_unused_prefetched_look_ups_are_cancelled_and_their_failures_retrieved() -> None:
     started = asyncio.Event()
 
     async def never_needed() -> list[object]:
@@ -103,7 +103,7 @@ async def test_unused_prefetched_look_ups_are_cancelled_and_their_failures_retri
     assert request.prefetched == {}
 
 
-async def test_look_up_started_without_session_key_is_taken_once():
+async def test_look_up_started_without_session_key_is_taken_once() -> None:
     calls: list[int] = []
     request = Request({}, None)
     request.start_lookup("spf-helo", counting(calls, ["pass"]))
@@ -112,7 +112,7 @@ async def test_look_up_started_without_session_key_is_taken_once():
     assert calls == [1, 1]
 
 
-def test_is_already_done_raises_flag_once():
+def test_is_already_done_raises_flag_once() -> None:
     session: dict[str, object] = {}
     request = Request({}, session)
     assert request.is_already_done("flag") is False
@@ -125,12 +125,12 @@ def test_is_already_done_raises_flag_once():
 @pytest.mark.parametrize(
     ("value", "defined"), [("x", True), (" x ", True), ("", False), ("  ", False), (None, False)]
 )
-def test_is_attr_defined_needs_non_blank_values(value, defined):
+def test_is_attr_defined_needs_non_blank_values(value: str | None, defined: bool) -> None:
     attributes = {} if value is None else {"sender": value}
     assert Request({"a": "1", **attributes}).is_attr_defined("a", "sender") is defined
 
 
-def test_require_session_fails_without_session():
+def test_require_session_fails_without_session() -> None:
     with pytest.raises(NoSessionError):
         Request({}).require_session()
     session: dict[str, object] = {}
@@ -138,7 +138,7 @@ def test_require_session_fails_without_session():
 
 
 @given(st.dictionaries(st.text(st.characters(blacklist_characters="=\n"), min_size=1), st.text()))
-def test_attributes_are_kept_as_sent(attributes):
+def test_attributes_are_kept_as_sent(attributes: dict[str, str]) -> None:
     request = Request(attributes)
     for name, value in attributes.items():
         assert request.attr(name) == value

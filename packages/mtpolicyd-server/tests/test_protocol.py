@@ -21,8 +21,8 @@ POSTFIX_REQUEST = (
 )
 
 #: names and values as Postfix can send them: no newline, no NUL; names without "="
-names = st.text(st.characters(blacklist_characters="=\n\r\0", blacklist_categories=("Cs",)), min_size=1)
-values = st.text(st.characters(blacklist_characters="\n\0", blacklist_categories=("Cs",))).filter(
+names = st.text(st.characters(blacklist_characters="=\n\r\0", blacklist_categories=["Cs"]), min_size=1)
+values = st.text(st.characters(blacklist_characters="\n\0", blacklist_categories=["Cs"])).filter(
     lambda value: not value.endswith("\r")
 )
 attribute_dicts = st.dictionaries(names, values, max_size=30)

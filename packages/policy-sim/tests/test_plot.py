@@ -43,7 +43,12 @@ def report(*results: dict[str, Any]) -> dict[str, Any]:
 def polylines(page: str, chart: int) -> dict[str, list[tuple[float, float]]]:
     svg = page.split("<svg")[chart + 1]
     found = re.findall(r'<polyline data-series="([^"]+)"[^>]*points="([^"]+)"', svg)
-    return {name: [tuple(map(float, point.split(","))) for point in points.split()] for name, points in found}
+    return {name: [coordinates(point) for point in points.split()] for name, points in found}
+
+
+def coordinates(point: str) -> tuple[float, float]:
+    x, y = point.split(",")
+    return float(x), float(y)
 
 
 def test_a_partial_last_second_is_not_drawn_as_a_drop() -> None:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from policy_sim.protocol import ProtocolError, ServerClosed, encode_request, read_reply
+from policy_sim.protocol import PolicyReply, ProtocolError, ServerClosed, encode_request, read_reply
 
 names = st.text(
     alphabet=st.characters(blacklist_characters="=\n\r", blacklist_categories=["Cs"]), min_size=1, max_size=20
@@ -17,8 +17,8 @@ values = st.text(
 )
 
 
-def parse(data: bytes) -> object:
-    async def go() -> object:
+def parse(data: bytes) -> PolicyReply:
+    async def go() -> PolicyReply:
         reader = asyncio.StreamReader()
         reader.feed_data(data)
         reader.feed_eof()
@@ -32,13 +32,13 @@ def test_encoded_attributes_parse_back_in_order(attributes: dict[str, str], acti
     encoded = encode_request({"action": action, **attributes})
     assert encoded.endswith(b"\n\n")
     reply = parse(encoded)
-    assert reply.attributes == tuple({"action": action, **attributes}.items())  # type: ignore[attr-defined]
+    assert reply.attributes == tuple({"action": action, **attributes}.items())
 
 
 def test_several_action_lines_are_joined_and_crlf_is_stripped() -> None:
     reply = parse(b"action=PREPEND X-Test: 1\r\naction=dunno\r\n\r\n")
-    assert reply.actions == ["PREPEND X-Test: 1", "dunno"]  # type: ignore[attr-defined]
-    assert reply.action == "PREPEND X-Test: 1\ndunno"  # type: ignore[attr-defined]
+    assert reply.actions == ["PREPEND X-Test: 1", "dunno"]
+    assert reply.action == "PREPEND X-Test: 1\ndunno"
 
 
 @pytest.mark.parametrize(

@@ -56,7 +56,7 @@ def test_c_style_comments_on_one_and_several_lines() -> None:
 def test_line_continuation_joins_lines() -> None:
     root = parse("a = one \\\n    two \\\n  three\nb = 4\n")
     assert values(root) == {"a": "one two three", "b": "4"}
-    assert root.setting("b") is not None and root.setting("b").location.line == 4  # type: ignore[union-attr]
+    assert (setting := root.setting("b")) is not None and setting.location.line == 4
 
 
 def test_here_doc_keeps_lines_and_strips_indent_of_terminator() -> None:

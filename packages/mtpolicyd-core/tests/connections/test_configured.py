@@ -129,7 +129,7 @@ def test_every_module_is_a_configured_connection_naming_its_module() -> None:
 
 def test_effective_values_are_typed() -> None:
     redis = RedisConnection(ConnectionConfig("r", "Redis", {"timeout": "2.5", "db": "3"}))
-    assert (redis.timeout, redis.db, redis.failover_timeout) == (2.5, 3, 2)
+    assert (redis.timeout, redis.db, redis.failover_timeout) == (2.5, 3, 2.0)
     assert redis.option_values()["server"] == "127.0.0.1:6379"
 
 

@@ -37,7 +37,7 @@ def soa(ttl: int, minimum: int) -> ResourceRecord:
     return record(SOA, ttl, SoaData("ns.bl.test", "hostmaster.bl.test", 1, 3600, 600, 86400, minimum))
 
 
-def test_entry_lives_until_its_ttl_and_is_counted_as_expired():
+def test_entry_lives_until_its_ttl_and_is_counted_as_expired() -> None:
     clock = Clock()
     cache: DnsCache[str] = DnsCache(10, clock=clock)
     cache.put(("a.test", A), "answer", 30)
@@ -48,7 +48,7 @@ def test_entry_lives_until_its_ttl_and_is_counted_as_expired():
     assert cache.stats() == CacheStats(size=0, max_entries=10, hits=1, misses=1, expired=1, evicted=0)
 
 
-def test_least_recently_used_entry_goes_first():
+def test_least_recently_used_entry_goes_first() -> None:
     cache: DnsCache[int] = DnsCache(2, clock=Clock())
     cache.put(("a", A), 1, 60)
     cache.put(("b", A), 2, 60)
@@ -58,14 +58,14 @@ def test_least_recently_used_entry_goes_first():
     assert cache.stats().evicted == 1
 
 
-def test_size_zero_turns_the_cache_off():
+def test_size_zero_turns_the_cache_off() -> None:
     cache: DnsCache[int] = DnsCache(0, clock=Clock())
     cache.put(("a", A), 1, 60)
     assert cache.get(("a", A)) is None
     assert len(cache) == 0
 
 
-def test_ttl_is_capped_at_max_ttl_and_zero_keeps_nothing():
+def test_ttl_is_capped_at_max_ttl_and_zero_keeps_nothing() -> None:
     clock = Clock()
     cache: DnsCache[int] = DnsCache(10, max_ttl=100, clock=clock)
     cache.put(("long", A), 1, 86400)
@@ -75,7 +75,7 @@ def test_ttl_is_capped_at_max_ttl_and_zero_keeps_nothing():
     assert cache.get(("long", A)) is None
 
 
-def test_negative_sizes_are_refused():
+def test_negative_sizes_are_refused() -> None:
     with pytest.raises(ValueError):
         DnsCache(-1)
 
@@ -86,7 +86,7 @@ def test_negative_sizes_are_refused():
         max_size=60,
     )
 )
-def test_cache_behaves_like_a_reference_model(operations):
+def test_cache_behaves_like_a_reference_model(operations: list[tuple[str, int, int]]) -> None:
     clock = Clock()
     cache: DnsCache[int] = DnsCache(3, max_ttl=15, clock=clock)
     model: OrderedDict[int, tuple[float, int]] = OrderedDict()
@@ -116,29 +116,29 @@ def test_cache_behaves_like_a_reference_model(operations):
 # --- how long an answer may be kept -----------------------------------------------------------
 
 
-def test_positive_answer_lives_as_long_as_its_shortest_record():
+def test_positive_answer_lives_as_long_as_its_shortest_record() -> None:
     answer = [record(CNAME, 600, "other.test"), record(A, 300), record(A, 900)]
     assert answer_ttl(NOERROR, True, answer, [record(NS, 60, "ns.test")]) == 300
 
 
-def test_nxdomain_lives_for_the_smaller_of_soa_ttl_and_minimum():
+def test_nxdomain_lives_for_the_smaller_of_soa_ttl_and_minimum() -> None:
     assert answer_ttl(NXDOMAIN, False, [], [soa(3600, 30)]) == 30
     assert answer_ttl(NXDOMAIN, False, [], [soa(20, 30)]) == 20
 
 
-def test_nodata_is_negative_and_bounded_by_the_cname_on_the_way():
+def test_nodata_is_negative_and_bounded_by_the_cname_on_the_way() -> None:
     assert answer_ttl(NOERROR, False, [], [soa(3600, 300)]) == 300
     assert answer_ttl(NOERROR, False, [record(CNAME, 60, "x.test")], [soa(3600, 300)]) == 60
 
 
-def test_negative_answer_without_soa_is_not_cached():
+def test_negative_answer_without_soa_is_not_cached() -> None:
     assert answer_ttl(NXDOMAIN, False, [], []) is None
     assert answer_ttl(NOERROR, False, [], [record(NS, 60, "ns.test")]) is None
 
 
-def test_failures_are_not_cached():
+def test_failures_are_not_cached() -> None:
     assert answer_ttl(SERVFAIL, False, [], [soa(3600, 300)]) is None
 
 
-def test_soa_minimum_with_the_top_bit_set_counts_as_zero():
+def test_soa_minimum_with_the_top_bit_set_counts_as_zero() -> None:
     assert answer_ttl(NXDOMAIN, False, [], [soa(3600, 0x80000000)]) == 0

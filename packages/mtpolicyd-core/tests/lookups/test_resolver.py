@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
 
 import pytest
 from fake_nameserver import DECOY_ADDRESS, FakeNameserver, start_nameservers
@@ -20,7 +21,7 @@ RECORDS = {
     ("real.test.", "A"): ["127.0.0.5", "127.0.0.6"],
     ("mail.test.", "MX"): ["10 mx1.test.", "20 mx2.test."],
 }
-Scenario = Callable[[], Awaitable[None]]
+Scenario = Callable[[], Coroutine[Any, Any, None]]
 
 
 class Clock:
@@ -52,7 +53,7 @@ async def started(records: object = RECORDS, **options: object) -> FakeNameserve
 # --- answers ----------------------------------------------------------------------------------
 
 
-def test_listed_address_is_answered_then_cached(run):
+def test_listed_address_is_answered_then_cached(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         server = await started()
         resolver = DnsResolver(config(server))
@@ -68,7 +69,7 @@ def test_listed_address_is_answered_then_cached(run):
     run(scenario)
 
 
-def test_txt_character_strings_stay_apart(run):
+def test_txt_character_strings_stay_apart(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         server = await started()
         resolver = DnsResolver(config(server))
@@ -80,7 +81,7 @@ def test_txt_character_strings_stay_apart(run):
     run(scenario)
 
 
-def test_cname_chain_in_the_answer_is_followed(run):
+def test_cname_chain_in_the_answer_is_followed(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         server = await started()
         resolver = DnsResolver(config(server))
@@ -96,7 +97,7 @@ def test_cname_chain_in_the_answer_is_followed(run):
     run(scenario)
 
 
-def test_mx_records(run):
+def test_mx_records(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         server = await started()
         resolver = DnsResolver(config(server))
@@ -108,7 +109,7 @@ def test_mx_records(run):
     run(scenario)
 
 
-def test_nxdomain_is_an_answer_cached_for_the_soa_negative_ttl(run):
+def test_nxdomain_is_an_answer_cached_for_the_soa_negative_ttl(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         clock = Clock()
         server = await started(soa=(3600, 30))
@@ -127,7 +128,7 @@ def test_nxdomain_is_an_answer_cached_for_the_soa_negative_ttl(run):
     run(scenario)
 
 
-def test_nodata_is_an_empty_noerror_answer(run):
+def test_nodata_is_an_empty_noerror_answer(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         server = await started(soa=(60, 60))
         resolver = DnsResolver(config(server))
@@ -140,7 +141,7 @@ def test_nodata_is_an_empty_noerror_answer(run):
     run(scenario)
 
 
-def test_negative_answer_without_soa_is_asked_again(run):
+def test_negative_answer_without_soa_is_asked_again(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         server = await started()
         resolver = DnsResolver(config(server))
@@ -153,7 +154,7 @@ def test_negative_answer_without_soa_is_asked_again(run):
     run(scenario)
 
 
-def test_cache_size_zero_asks_every_time(run):
+def test_cache_size_zero_asks_every_time(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         server = await started()
         resolver = DnsResolver(config(server, cache_size=0))
@@ -169,7 +170,7 @@ def test_cache_size_zero_asks_every_time(run):
 # --- concurrency ------------------------------------------------------------------------------
 
 
-def test_identical_queries_in_flight_share_one_packet(run):
+def test_identical_queries_in_flight_share_one_packet(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         server = await started()
         server.faults.hold = True
@@ -188,7 +189,7 @@ def test_identical_queries_in_flight_share_one_packet(run):
     run(scenario)
 
 
-def test_a_cancelled_waiter_leaves_the_others_their_answer(run):
+def test_a_cancelled_waiter_leaves_the_others_their_answer(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         server = await started()
         server.faults.hold = True
@@ -206,7 +207,9 @@ def test_a_cancelled_waiter_leaves_the_others_their_answer(run):
     run(scenario)
 
 
-def test_many_distinct_queries_in_flight_get_distinct_ids_and_their_own_answers(run):
+def test_many_distinct_queries_in_flight_get_distinct_ids_and_their_own_answers(
+    run: Callable[[Scenario], None],
+) -> None:
     # 200: the fake's socket buffer holds about 256 queries; long tries: nothing is sent twice
     count = 200
     addresses = [f"10.0.{number // 256}.{number % 256}" for number in range(count)]
@@ -228,7 +231,7 @@ def test_many_distinct_queries_in_flight_get_distinct_ids_and_their_own_answers(
     run(scenario)
 
 
-def test_queries_spread_over_the_socket_pool_and_sockets_are_renewed(run):
+def test_queries_spread_over_the_socket_pool_and_sockets_are_renewed(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         server = await started()
         resolver = DnsResolver(config(server, cache_size=0), sockets_per_server=2, queries_per_socket=3)
@@ -243,7 +246,7 @@ def test_queries_spread_over_the_socket_pool_and_sockets_are_renewed(run):
     run(scenario)
 
 
-def test_a_renewed_socket_still_takes_the_answers_it_waits_for(run):
+def test_a_renewed_socket_still_takes_the_answers_it_waits_for(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         server = await started()
         server.faults.hold = True
@@ -269,7 +272,7 @@ def test_a_renewed_socket_still_takes_the_answers_it_waits_for(run):
 @pytest.mark.parametrize(
     "fault", ["wrong_id_first", "wrong_port_first", "wrong_question_first", "garbage_first"]
 )
-def test_decoys_are_ignored_and_the_real_answer_taken(run, fault):
+def test_decoys_are_ignored_and_the_real_answer_taken(run: Callable[[Scenario], None], fault: str) -> None:
     async def scenario() -> None:
         server = await started()
         setattr(server.faults, fault, True)
@@ -286,7 +289,7 @@ def test_decoys_are_ignored_and_the_real_answer_taken(run, fault):
 # --- failures and retries ---------------------------------------------------------------------
 
 
-def test_silence_times_out_after_all_attempts(run):
+def test_silence_times_out_after_all_attempts(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         server = await started()
         server.faults.drop = 1000
@@ -301,7 +304,7 @@ def test_silence_times_out_after_all_attempts(run):
     run(scenario)
 
 
-def test_a_lost_query_is_sent_again(run):
+def test_a_lost_query_is_sent_again(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         server = await started()
         server.faults.drop = 1
@@ -315,7 +318,7 @@ def test_a_lost_query_is_sent_again(run):
     run(scenario)
 
 
-def test_tries_go_round_the_nameservers_in_order(run):
+def test_tries_go_round_the_nameservers_in_order(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         first, second = await start_nameservers(RECORDS, 2)
         first.faults.drop = 1000
@@ -330,7 +333,7 @@ def test_tries_go_round_the_nameservers_in_order(run):
     run(scenario)
 
 
-def test_rotate_starts_each_look_up_at_the_next_nameserver(run):
+def test_rotate_starts_each_look_up_at_the_next_nameserver(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         first, second = await start_nameservers(RECORDS, 2)
         resolver = DnsResolver(config(first, first.host, second.host, rotate=True, cache_size=0))
@@ -344,7 +347,7 @@ def test_rotate_starts_each_look_up_at_the_next_nameserver(run):
     run(scenario)
 
 
-def test_servfail_moves_on_at_once_and_fails_when_every_server_did(run):
+def test_servfail_moves_on_at_once_and_fails_when_every_server_did(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         servers = await start_nameservers(RECORDS, 2)
         for server in servers:
@@ -363,7 +366,7 @@ def test_servfail_moves_on_at_once_and_fails_when_every_server_did(run):
     run(scenario)
 
 
-def test_unreachable_nameserver_is_skipped_without_waiting(run):
+def test_unreachable_nameserver_is_skipped_without_waiting(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         (server,) = await start_nameservers(RECORDS, 1)
         # nothing listens on 127.0.0.9 at this port: ICMP port unreachable, at once
@@ -379,7 +382,7 @@ def test_unreachable_nameserver_is_skipped_without_waiting(run):
     run(scenario)
 
 
-def test_ipv6_nameserver(run):
+def test_ipv6_nameserver(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         (server,) = await start_nameservers(RECORDS, 1, hosts=["::1"])
         resolver = DnsResolver(config(server))
@@ -390,7 +393,7 @@ def test_ipv6_nameserver(run):
     run(scenario)
 
 
-def test_truncated_answer_is_asked_again_over_tcp(run):
+def test_truncated_answer_is_asked_again_over_tcp(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         server = await started()
         server.faults.truncate = True
@@ -405,7 +408,9 @@ def test_truncated_answer_is_asked_again_over_tcp(run):
     run(scenario)
 
 
-def test_impossible_name_raises_value_error_and_leaves_nothing_in_flight(run):
+def test_impossible_name_raises_value_error_and_leaves_nothing_in_flight(
+    run: Callable[[Scenario], None],
+) -> None:
     async def scenario() -> None:
         server = await started()
         resolver = DnsResolver(config(server))
@@ -421,7 +426,7 @@ def test_impossible_name_raises_value_error_and_leaves_nothing_in_flight(run):
 # --- life cycle -------------------------------------------------------------------------------
 
 
-def test_aclose_fails_what_is_in_flight_and_refuses_more(run):
+def test_aclose_fails_what_is_in_flight_and_refuses_more(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         server = await started()
         server.faults.hold = True
@@ -438,12 +443,12 @@ def test_aclose_fails_what_is_in_flight_and_refuses_more(run):
     run(scenario)
 
 
-def test_resolver_can_only_be_made_inside_a_running_loop():
+def test_resolver_can_only_be_made_inside_a_running_loop() -> None:
     with pytest.raises(RuntimeError):
         DnsResolver(ResolverConfig())
 
 
-def test_query_from_thread_runs_on_the_resolvers_loop():
+def test_query_from_thread_runs_on_the_resolvers_loop() -> None:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -472,7 +477,7 @@ def test_query_from_thread_runs_on_the_resolvers_loop():
         loop.close()
 
 
-def test_describe_is_the_configs_line(run):
+def test_describe_is_the_configs_line(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         server = await started()
         resolver = DnsResolver(config(server))

@@ -1,5 +1,6 @@
 import pytest
-from mtpolicyd_core.lookups.spf import error_text, mail_spf_mechanism, sanitize
+from mtpolicyd_core.lookups.spf import mail_spf_mechanism, sanitize
+from mtpolicyd_core.lookups.spf_wording import error_text
 
 
 @pytest.mark.parametrize(
@@ -16,11 +17,11 @@ from mtpolicyd_core.lookups.spf import error_text, mail_spf_mechanism, sanitize
         ("?exists:%{i}.x", "?exists:%{i}.x"),
     ],
 )
-def test_mechanisms_are_written_as_mail_spf_writes_them(term, written):
+def test_mechanisms_are_written_as_mail_spf_writes_them(term: str, written: str) -> None:
     assert mail_spf_mechanism(term) == written
 
 
-def test_pyspf_errors_read_as_mail_spf_words_them():
+def test_pyspf_errors_read_as_mail_spf_words_them() -> None:
     assert error_text("permerror", "SPF Permanent Error: Void lookup limit of 2 exceeded") == (
         "Maximum void DNS look-ups limit (2) exceeded"
     )
@@ -30,5 +31,5 @@ def test_pyspf_errors_read_as_mail_spf_words_them():
     assert error_text("none", "") == "No applicable sender policy available"
 
 
-def test_sanitize_escapes_control_and_wide_characters():
+def test_sanitize_escapes_control_and_wide_characters() -> None:
     assert sanitize("a\x01b\xe9c\u20ac") == "a\\x01b\\xe9c\\x{20ac}"

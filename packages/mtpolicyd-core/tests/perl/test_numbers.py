@@ -28,11 +28,11 @@ PERL_PRINTS = [
 
 
 @pytest.mark.parametrize(("value", "text"), PERL_PRINTS)
-def test_perl_str_prints_numbers_like_perl(value, text):
+def test_perl_str_prints_numbers_like_perl(value: float, text: str) -> None:
     assert perl_str(value) == text
 
 
-def test_perl_str_of_other_scalars():
+def test_perl_str_of_other_scalars() -> None:
     assert perl_str(None) == ""
     assert perl_str(True) == "1"
     assert perl_str(False) == ""
@@ -41,7 +41,7 @@ def test_perl_str_of_other_scalars():
 
 
 @given(st.floats(allow_nan=False, allow_infinity=False))
-def test_perl_str_keeps_fifteen_significant_digits(value):
+def test_perl_str_keeps_fifteen_significant_digits(value: float) -> None:
     assert float(perl_str(value)) == float(f"{value:.15g}")
 
 
@@ -74,18 +74,18 @@ LOOKS_LIKE_NUMBER = {
 
 
 @pytest.mark.parametrize(("text", "verdict"), LOOKS_LIKE_NUMBER.items())
-def test_looks_like_number_agrees_with_perl(text, verdict):
+def test_looks_like_number_agrees_with_perl(text: str, verdict: bool) -> None:
     assert looks_like_number(text) is verdict
 
 
 @given(st.floats(allow_nan=False))
-def test_looks_like_number_accepts_printed_floats(value):
+def test_looks_like_number_accepts_printed_floats(value: float) -> None:
     assert looks_like_number(perl_str(value))
     assert perl_numify(perl_str(value)) == float(perl_str(value))
 
 
 @given(st.text())
-def test_numify_is_total_and_agrees_with_looks_like_number(text):
+def test_numify_is_total_and_agrees_with_looks_like_number(text: str) -> None:
     number = perl_numify(text)
     if looks_like_number(text) and "nan" not in text.lower():
         assert number == float(text.strip())
@@ -112,15 +112,15 @@ NUMIFY = [
 
 
 @pytest.mark.parametrize(("value", "number"), NUMIFY)
-def test_perl_numify_takes_the_leading_number(value, number):
+def test_perl_numify_takes_the_leading_number(value: str | int | None, number: float) -> None:
     assert perl_numify(value) == number
 
 
-def test_perl_numify_nan():
+def test_perl_numify_nan() -> None:
     assert math.isnan(perl_numify("nanx"))
 
 
-def test_num_keeps_its_text_and_value():
+def test_num_keeps_its_text_and_value() -> None:
     number = Num("5.0")
     assert number == 5.0
     assert str(number) == "5.0"

@@ -25,15 +25,15 @@ from mtpolicyd_core.perl.regex import compile_perl_regex, perl_search, translate
         (r"\.google\.com$", "mail.google.com", True),
     ],
 )
-def test_perl_patterns_match_as_in_perl(pattern, value, matches):
+def test_perl_patterns_match_as_in_perl(pattern: str, value: str, matches: bool) -> None:
     assert perl_search(pattern, value) is matches
 
 
-def test_translate_leaves_common_syntax_alone():
+def test_translate_leaves_common_syntax_alone() -> None:
     assert translate(r"^mail-[a-z][a-z]0-f[0-9]*\.google\.com$") == r"^mail-[a-z][a-z]0-f[0-9]*\.google\.com$"
 
 
-def test_invalid_pattern_raises_re_error():
+def test_invalid_pattern_raises_re_error() -> None:
     with pytest.raises(re.error):
         compile_perl_regex("(unclosed")
 

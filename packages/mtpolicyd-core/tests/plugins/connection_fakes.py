@@ -57,6 +57,13 @@ class FakeKeyValue:
         expires = self.data[key][1]
         return None if expires is None else expires - time.time()
 
+    def expires_in(self, key: str) -> float:
+        """Seconds until ``key`` expires; an error if it was stored without expiry."""
+        seconds = self.ttl(key)
+        if seconds is None:
+            raise KeyError(f"{key} was stored without expiry")
+        return seconds
+
     def describe(self) -> str:
         return f"fake {self.name}"
 

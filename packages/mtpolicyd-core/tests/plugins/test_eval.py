@@ -1,8 +1,15 @@
+from collections.abc import Callable
+
+import pytest
+from mtpolicyd_core.config.tree import Block
+from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 
 
-async def test_eval_stores_nested_actions_joined_by_newline_and_answers_nothing(block, build_plugin):
+async def test_eval_stores_nested_actions_joined_by_newline_and_answers_nothing(
+    block: Callable[..., Block], build_plugin: Callable[..., Plugin]
+) -> None:
     plugin = build_plugin(
         block(
             "eval-it",
@@ -18,7 +25,9 @@ async def test_eval_stores_nested_actions_joined_by_newline_and_answers_nothing(
     assert session == {"x": "1", "eval_result": "defer busy"}
 
 
-async def test_eval_joins_several_actions_of_passive_results(block, build_plugin, monkeypatch):
+async def test_eval_joins_several_actions_of_passive_results(
+    block: Callable[..., Block], build_plugin: Callable[..., Plugin], monkeypatch: pytest.MonkeyPatch
+) -> None:
     plugin = build_plugin(
         block("eval-it", block("a", module="Action", action="reject"), module="Eval", store_in="out")
     )
@@ -33,7 +42,9 @@ async def test_eval_joins_several_actions_of_passive_results(block, build_plugin
     assert session["out"] == "PREPEND X: 1\ndunno"
 
 
-async def test_eval_leaves_the_field_alone_when_nothing_answered(block, build_plugin):
+async def test_eval_leaves_the_field_alone_when_nothing_answered(
+    block: Callable[..., Block], build_plugin: Callable[..., Plugin]
+) -> None:
     plugin = build_plugin(
         block("eval-it", block("a", module="Stress", action="defer"), module="Eval", store_in="out")
     )
@@ -42,6 +53,8 @@ async def test_eval_leaves_the_field_alone_when_nothing_answered(block, build_pl
     assert session == {"out": "old"}
 
 
-async def test_eval_without_nested_chain_does_nothing(block, build_plugin):
+async def test_eval_without_nested_chain_does_nothing(
+    block: Callable[..., Block], build_plugin: Callable[..., Plugin]
+) -> None:
     plugin = build_plugin(block("eval-it", module="Eval", store_in="out"))
     assert await plugin.run(Request({}, None)) == []

@@ -1,20 +1,24 @@
+from collections.abc import Awaitable, Callable
+
 import pytest
 from chain_answer import answer
 from connection_fakes import FakeMemcached, build, pool_of
-from mtpolicyd_core.request import Request
+from mtpolicyd_core.config.tree import Block
+from mtpolicyd_core.plugin import Plugin
+from mtpolicyd_core.request import Request, Session
 from mtpolicyd_core.result import PluginResult
 
 REJECT = [PluginResult("reject trapped by honeypod", abort=True)]
 
 
 @pytest.fixture
-def memcached():
+def memcached() -> FakeMemcached:
     return FakeMemcached()
 
 
 @pytest.fixture
-def honeypot(block, memcached):
-    async def make(*nested, dialect="2", **settings):
+def honeypot(block: Callable[..., Block], memcached: FakeMemcached) -> Callable[..., Awaitable[Plugin]]:
+    async def make(*nested: Block, dialect: str = "2", **settings: str) -> Plugin:
         settings.setdefault("recipients", "trap@example.com, spamtrap@example.com")
         return await build(
             block("honeypot", *nested, module="Honeypot", **settings),
@@ -25,21 +29,23 @@ def honeypot(block, memcached):
     return make
 
 
-def request(recipient, client="192.0.2.1", session=None):
+def request(recipient: str, client: str = "192.0.2.1", session: Session | None = None) -> Request:
     return Request({"client_address": client, "recipient": recipient}, session)
 
 
 @pytest.mark.parametrize("dialect", ["1", "2"])
-async def test_honeypot_traps_client_for_all_its_mail(honeypot, memcached, dialect):
+async def test_honeypot_traps_client_for_all_its_mail(
+    honeypot: Callable[..., Awaitable[Plugin]], memcached: FakeMemcached, dialect: str
+) -> None:
     plugin = await honeypot(dialect=dialect)
     assert await plugin.run(request("user@example.com")) == []
     assert await plugin.run(request("spamtrap@example.com")) == REJECT
     assert await plugin.run(request("user@example.com")) == REJECT
     assert await plugin.run(request("user@example.com", client="192.0.2.2")) == []
-    assert 7190 < memcached.ttl("honeypot,192.0.2.1") <= 7200
+    assert 7190 < memcached.expires_in("honeypot,192.0.2.1") <= 7200
 
 
-async def test_honeypot_recipient_regexes(honeypot):
+async def test_honeypot_recipient_regexes(honeypot: Callable[..., Awaitable[Plugin]]) -> None:
     plugin = await honeypot(
         recipients="", recipients_re=r"^trap-\d+@, @spam\.example$", reject_message="go away"
     )
@@ -50,14 +56,18 @@ async def test_honeypot_recipient_regexes(honeypot):
     assert await plugin.run(request("trap-x@example.com", client="192.0.2.3")) == []
 
 
-async def test_honeypot_expire_sets_how_long_clients_stay_trapped(honeypot, memcached):
+async def test_honeypot_expire_sets_how_long_clients_stay_trapped(
+    honeypot: Callable[..., Awaitable[Plugin]], memcached: FakeMemcached
+) -> None:
     await (await honeypot(expire="60")).run(request("trap@example.com"))
-    assert 50 < memcached.ttl("honeypot,192.0.2.1") <= 60
+    assert 50 < memcached.expires_in("honeypot,192.0.2.1") <= 60
 
 
-async def test_honeypot_passive_mode_scores_once_per_mail_and_runs_nested_chain(honeypot, block):
+async def test_honeypot_passive_mode_scores_once_per_mail_and_runs_nested_chain(
+    honeypot: Callable[..., Awaitable[Plugin]], block: Callable[..., Block]
+) -> None:
     plugin = await honeypot(block("act", module="Action", action="defer trapped"), mode="passive", score="10")
-    session = {}
+    session: Session = {}
     assert await plugin.run(request("trap@example.com", session=session)) == [
         PluginResult("defer trapped", abort=True)
     ]
@@ -65,5 +75,5 @@ async def test_honeypot_passive_mode_scores_once_per_mail_and_runs_nested_chain(
     assert session["score"] == 10
 
 
-async def test_honeypot_disabled(honeypot):
+async def test_honeypot_disabled(honeypot: Callable[..., Awaitable[Plugin]]) -> None:
     assert await answer((await honeypot(enabled="off")), request("trap@example.com")) == []

@@ -1,13 +1,17 @@
+from collections.abc import Awaitable, Callable
+
 import ldap3
 import pytest
 from connection_fakes import build, pool_of
+from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.errors import ConfigError
+from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.plugins.ldap_user_config import escape_filter_value
-from mtpolicyd_core.request import Request
+from mtpolicyd_core.request import Request, Session
 
 
 @pytest.fixture
-def directory():
+def directory() -> ldap3.Connection:
     """ldap3's own mock strategy: an in-memory directory."""
     connection = ldap3.Connection(
         ldap3.Server("fake"), user="cn=admin,dc=example", password="x", client_strategy=ldap3.MOCK_SYNC
@@ -34,8 +38,8 @@ def directory():
 
 
 @pytest.fixture
-def ldap_config(block, directory):
-    async def make(**settings):
+def ldap_config(block: Callable[..., Block], directory: ldap3.Connection) -> Callable[..., Awaitable[Plugin]]:
+    async def make(**settings: str) -> Plugin:
         settings.setdefault("filter", "(mail=%s)")
         settings.setdefault("config_fields", "mtsaUserConfig,mtsaScore,missing")
         return await build(
@@ -46,32 +50,40 @@ def ldap_config(block, directory):
     return make
 
 
-async def test_ldap_user_config_copies_entry_attributes_into_session(ldap_config):
-    session = {}
+async def test_ldap_user_config_copies_entry_attributes_into_session(
+    ldap_config: Callable[..., Awaitable[Plugin]],
+) -> None:
+    session: Session = {}
     assert await (await ldap_config()).run(Request({"sasl_username": "karl@example.com"}, session)) == []
     assert session == {"mtsaUserConfig": "on", "mtsaScore": "7"}
 
 
-async def test_ldap_user_config_filter_field_selects_the_value(ldap_config):
-    session = {}
+async def test_ldap_user_config_filter_field_selects_the_value(
+    ldap_config: Callable[..., Awaitable[Plugin]],
+) -> None:
+    session: Session = {}
     await (await ldap_config(filter_field="sender")).run(Request({"sender": "karl@example.com"}, session))
     assert session["mtsaScore"] == "7"
 
 
 @pytest.mark.parametrize("value", ["dup@example.com", "nobody@example.com", "", "*"])
-async def test_ldap_user_config_needs_exactly_one_entry(ldap_config, value):
-    session = {}
+async def test_ldap_user_config_needs_exactly_one_entry(
+    ldap_config: Callable[..., Awaitable[Plugin]], value: str
+) -> None:
+    session: Session = {}
     await (await ldap_config()).run(Request({"sasl_username": value}, session))
     assert session == {}
 
 
-async def test_ldap_user_config_without_value_skips_the_search(ldap_config):
-    session = {}
+async def test_ldap_user_config_without_value_skips_the_search(
+    ldap_config: Callable[..., Awaitable[Plugin]],
+) -> None:
+    session: Session = {}
     await (await ldap_config()).run(Request({}, session))
     assert session == {}
 
 
-async def test_ldap_user_config_needs_the_ldap_connection(block):
+async def test_ldap_user_config_needs_the_ldap_connection(block: Callable[..., Block]) -> None:
     with pytest.raises(ConfigError, match="no connection ldap configured!"):
         await build(block("l", module="LdapUserConfig", filter="(uid=%s)", config_fields="a"), pool_of())
 
@@ -79,5 +91,5 @@ async def test_ldap_user_config_needs_the_ldap_connection(block):
 @pytest.mark.parametrize(
     ("value", "escaped"), [("a*b", "a\\2ab"), ("(x)", "\\28x\\29"), ("a\\b", "a\\5cb"), ("n\x00", "n\\00")]
 )
-def test_filter_values_are_escaped(value, escaped):
+def test_filter_values_are_escaped(value: str, escaped: str) -> None:
     assert escape_filter_value(value) == escaped

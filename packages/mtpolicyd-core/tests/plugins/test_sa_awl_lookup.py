@@ -1,5 +1,10 @@
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 from berkeley_data import write_hash_db
+from mtpolicyd_core.config.tree import Block
+from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.plugins.sa_awl_lookup import truncate_ip
 from mtpolicyd_core.request import Request
 
@@ -15,12 +20,12 @@ AWL = {
 
 
 @pytest.fixture
-def sa_awl(block, build_plugin, tmp_path):
+def sa_awl(block: Callable[..., Block], build_plugin: Callable[..., Plugin], tmp_path: Path) -> Plugin:
     path = write_hash_db(tmp_path / "auto-whitelist", AWL)
     return build_plugin(block("sa-awl", module="SaAwlLookup", db_file=str(path)))
 
 
-async def run(plugin, sender, ip="12.34.56.78"):
+async def run(plugin: Plugin, sender: str, ip: str = "12.34.56.78") -> object:
     session: dict[str, object] = {}
     assert await plugin.run(Request({"sender": sender, "client_address": ip}, session)) == []
     return session.get("sa-awl-sa-awl-result")
@@ -36,22 +41,22 @@ async def run(plugin, sender, ip="12.34.56.78"):
         ("garbage", None),
     ],
 )
-def test_addresses_are_truncated_to_the_awl_network(ip, network):
+def test_addresses_are_truncated_to_the_awl_network(ip: str, network: str | None) -> None:
     assert truncate_ip(ip) == network
 
 
-async def test_sa_awl_lookup_stores_count_and_average_score(sa_awl):
+async def test_sa_awl_lookup_stores_count_and_average_score(sa_awl: Plugin) -> None:
     assert await run(sa_awl, "bad@mtpolicyd.org") == ["100", 20]
     assert await run(sa_awl, "good@mtpolicyd.org") == ["100", 0.2]
     assert await run(sa_awl, "v6@mtpolicyd.org", "2a01:4f8:d12:242::2") == ["4", -0.5]
 
 
-async def test_sa_awl_lookup_without_total_stores_nothing(sa_awl):
+async def test_sa_awl_lookup_without_total_stores_nothing(sa_awl: Plugin) -> None:
     assert await run(sa_awl, "low@mtpolicyd.org") == []
     assert await run(sa_awl, "unknown@mtpolicyd.org") == []
 
 
-async def test_sa_awl_lookup_needs_sender_and_client_address(sa_awl):
+async def test_sa_awl_lookup_needs_sender_and_client_address(sa_awl: Plugin) -> None:
     session: dict[str, object] = {}
     assert await sa_awl.run(Request({"sender": "bad@mtpolicyd.org"}, session)) == []
     assert session == {}

@@ -16,7 +16,7 @@ scores = st.lists(
 
 
 @given(scores)
-def test_score_is_the_sum_and_details_list_each_addition(additions):
+def test_score_is_the_sum_and_details_list_each_addition(additions: list[tuple[str, float]]) -> None:
     session: dict[str, object] = {}
     request = Request({}, session)
     for name, value in additions:
@@ -25,7 +25,7 @@ def test_score_is_the_sum_and_details_list_each_addition(additions):
     assert session["score_detail"] == ", ".join(f"{name}={perl_str(value)}" for name, value in additions)
 
 
-def test_detail_keeps_the_configured_text_while_the_sum_prints_as_number():
+def test_detail_keeps_the_configured_text_while_the_sum_prints_as_number() -> None:
     session: dict[str, object] = {}
     request = Request({}, session)
     assert add_score(request, "score", "name", Num("5.0")) == 5
@@ -33,13 +33,13 @@ def test_detail_keeps_the_configured_text_while_the_sum_prints_as_number():
     assert perl_str(session["score"]) == "5"
 
 
-def test_scores_add_to_a_text_score_from_the_session():
+def test_scores_add_to_a_text_score_from_the_session() -> None:
     session: dict[str, object] = {"score": "2.5", "score_detail": "earlier=2.5"}
     add_score(Request({}, session), "score", "b", "1")
     assert session == {"score": 3.5, "score_detail": "earlier=2.5, b=1"}
 
 
-def test_score_fields_are_independent():
+def test_score_fields_are_independent() -> None:
     session: dict[str, object] = {}
     request = Request({}, session)
     add_score(request, "score", "a", 1)
@@ -47,7 +47,7 @@ def test_score_fields_are_independent():
     assert session == {"score": 1, "score_detail": "a=1", "other": 2, "other_detail": "b=2"}
 
 
-def test_without_session_the_score_is_computed_but_not_kept():
+def test_without_session_the_score_is_computed_but_not_kept() -> None:
     request = Request({}, None)
     assert add_score(request, "score", "a", 3) == 3
     assert session_score(request, "score") == 0

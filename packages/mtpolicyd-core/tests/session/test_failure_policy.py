@@ -26,7 +26,9 @@ REQUEST = {"request": "smtpd_access_policy", "instance": "abc"}
 class FakeCache:
     """A session cache that fails on demand and records stores."""
 
-    def __init__(self, retrieve_error: SessionError | None = None, store_error: SessionError | None = None):
+    def __init__(
+        self, retrieve_error: SessionError | None = None, store_error: SessionError | None = None
+    ) -> None:
         self.retrieve_error = retrieve_error
         self.store_error = store_error
         self.stored: list[Session] = []

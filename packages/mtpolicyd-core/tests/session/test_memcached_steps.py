@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import TypeVar
 
 import pytest
 from memcached_fakes import FakeMemcached
@@ -26,7 +27,10 @@ async def backend(server: FakeMemcached) -> AsyncIterator[MemcachedBackend]:
     await connection.aclose()
 
 
-async def both_sent_before_any_answer(server: FakeMemcached, step: asyncio.Future[object]) -> object:
+T = TypeVar("T")
+
+
+async def both_sent_before_any_answer(server: FakeMemcached, step: asyncio.Future[T]) -> T:
     server.stall()
     async with asyncio.timeout(30):
         await server.wait_received(2)

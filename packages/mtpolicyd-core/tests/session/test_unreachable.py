@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,9 +34,9 @@ def closed_port() -> int:
     ],
 )
 async def test_unreachable_back_end_raises_session_error(
-    tmp_path: Path, module: str, options: object
+    tmp_path: Path, module: str, options: Callable[[int, Path], dict[str, str]]
 ) -> None:
-    settings = options(closed_port(), tmp_path)  # type: ignore[operator]
+    settings = options(closed_port(), tmp_path)
     connections = ConnectionPool([ConnectionConfig("conn", module, settings)])
     cache = build_session_cache(SessionCacheConfig(module=module, connection="conn"), connections)
     async with asyncio.timeout(HANG):
@@ -53,11 +54,13 @@ async def test_unreachable_back_end_raises_session_error(
         ("Sql", lambda port: {"url": f"mysql+pymysql://u:p@127.0.0.1:{port}/db", "timeout": "2"}),
     ],
 )
-async def test_silent_server_times_out_into_session_error(module: str, options: object) -> None:
+async def test_silent_server_times_out_into_session_error(
+    module: str, options: Callable[[int], dict[str, str]]
+) -> None:
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)
-        settings = options(silent.getsockname()[1])  # type: ignore[operator]
+        settings = options(silent.getsockname()[1])
         connections = ConnectionPool([ConnectionConfig("conn", module, settings)])
         cache = build_session_cache(SessionCacheConfig(module=module, connection="conn"), connections)
         async with asyncio.timeout(HANG):
