@@ -8,6 +8,7 @@ no greylisting, no quota) and shows only that a worker accepts and answers.
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Mapping
 
 #: the ``request`` attribute of a probe (Postfix sends ``smtpd_access_policy``)
@@ -25,12 +26,13 @@ def is_probe(attributes: Mapping[str, str]) -> bool:
 
 def probe_worker(address: tuple[str, int], timeout: float = PROBE_TIMEOUT) -> bool:
     """Whether a worker answers a probe on ``address`` (a policy port) within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
     try:
         with socket.create_connection(address, timeout=timeout) as sock:
-            sock.settimeout(timeout)
             sock.sendall(f"request={PROBE_REQUEST}\n\n".encode())
             answer = b""
             while not answer.endswith(b"\n\n"):
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
                 chunk = sock.recv(4096)
                 if not chunk:
                     return False
