@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from mtpolicyd_core.config.loader import load_config_text
@@ -151,3 +154,28 @@ def test_workers_by_state_come_from_the_scoreboard_every_known_state_shown() -> 
     ]
     states.pop()
     assert registry.get_sample_value("mtpolicyd_workers", {"state": "idle"}) == 1
+
+
+DOCS = Path(__file__).resolve().parents[3] / "docs"
+
+
+def metric_names(registry: prometheus_client.CollectorRegistry) -> set[str]:
+    return {family.name for family in registry.collect()} | {"mtpolicyd_workers"}
+
+
+def test_every_metric_is_documented_and_the_dashboard_asks_only_for_real_ones() -> None:
+    registry = prometheus_client.CollectorRegistry()
+    PrometheusMetrics(registry)
+    names = metric_names(registry)
+    documented = set(
+        re.findall(r"^\| `(mtpolicyd_\w+?)(?:_total)?` \|", (DOCS / "metrics.md").read_text(), re.M)
+    )
+    assert documented == names
+    dashboard = json.loads((DOCS / "grafana-dashboard.json").read_text())
+    asked = {
+        re.sub(r"_(total|bucket|sum|count)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+        for name in re.findall(r"mtpolicyd_\w+", target["expr"])
+    }
+    assert asked == names
