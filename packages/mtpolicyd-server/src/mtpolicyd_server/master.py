@@ -153,7 +153,11 @@ class Master:
 
     def worker_states(self) -> list[str]:
         """The state of every worker, as metrics name it (read from the HTTP thread)."""
-        return [record.state.name.lower() for record in list(self.workers.values())]
+        states = []
+        for record in list(self.workers.values()):
+            with contextlib.suppress(ValueError):  # reaped meanwhile: its status page is closed
+                states.append(record.state.name.lower())
+        return states
 
     def _install_signals(self) -> None:
         for sock in (self._wakeup_receiver, self._wakeup_sender):
