@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.errors import ConfigError, PluginError
 from mtpolicyd_core.log_context import plugin_context
+from mtpolicyd_core.metrics import error_kind, metrics
 from mtpolicyd_core.plugin import Plugin, PluginContext
 from mtpolicyd_core.registry import load_plugin_class
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import ChainResult
+from mtpolicyd_core.roles.connections import connection_options
 
 log = logging.getLogger("mtpolicyd.chain")
 
@@ -32,18 +35,24 @@ class PluginChain:
         raises :class:`PluginError` and fails the request.
         """
         result = ChainResult()
+        counted = metrics()
         for plugin in self.plugins:
             with plugin_context(plugin.name):
                 if plugin.is_switched_off(request):
                     continue
+                started = time.perf_counter() if counted.enabled else 0.0
                 try:
                     plugin_results = await plugin.run(request)
                 except Exception as error:  # a plugin's fault must not kill the worker
+                    if counted.enabled:
+                        count_plugin_failure(self.vhost_name, plugin, error, time.perf_counter() - started)
                     failure = PluginError(plugin.name, f"{error}")
                     if plugin.on_error != "continue":
                         raise failure from error
                     log.error("%s", failure)  # the original's wording; the context names vhost and mail
                     continue
+                if counted.enabled:
+                    counted.plugin_ran(self.vhost_name, plugin.name, time.perf_counter() - started)
             if plugin_results:
                 result.last_match = plugin.name
             result.plugin_results.extend(plugin_results)
@@ -87,6 +96,15 @@ class PluginChain:
                 await plugin.cron(task_list)
             except Exception as error:  # one plugin's cron must not stop the others
                 log.error("plugin %s failed in cron: %s", plugin.name, error)
+
+
+def count_plugin_failure(vhost: str, plugin: Plugin, error: Exception, seconds: float) -> None:
+    """A failed run counts as the plugin's run and, for a plugin using connections, as their error."""
+    counted = metrics()
+    counted.plugin_ran(vhost, plugin.name, seconds)
+    kind = error_kind(error)
+    for option in connection_options(type(plugin)):
+        counted.backend_error(str(getattr(plugin, option.name)), kind)
 
 
 def build_chain(blocks: Sequence[Block], context: PluginContext) -> PluginChain:

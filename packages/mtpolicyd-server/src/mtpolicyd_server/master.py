@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from mtpolicyd_core.config.model import ServerConfig
 from mtpolicyd_core.engine import PolicyEngine
@@ -34,6 +35,9 @@ from mtpolicyd_server.proctitle import set_process_title
 from mtpolicyd_server.scoreboard import WorkerState, WorkerStatus
 from mtpolicyd_server.sd_notify import SystemdNotifier
 from mtpolicyd_server.worker import Worker
+
+if TYPE_CHECKING:
+    from mtpolicyd_server.endpoints import MasterEndpoints
 
 log = logging.getLogger("mtpolicyd.master")
 
@@ -92,6 +96,8 @@ class Master:
         self.selector = selectors.DefaultSelector()
         self._wakeup_receiver, self._wakeup_sender = socket.socketpair()
         self.lifeline = Lifeline()
+        #: /metrics and /health when configured (docs/metrics.md)
+        self.endpoints: MasterEndpoints | None = None
 
     @property
     def server(self) -> ServerConfig:
@@ -106,6 +112,7 @@ class Master:
         set_process_title(f"{self.server.program_name} (master)")
         addresses = ", ".join(str(listener.address) for listener in self.listeners)
         log.log(NOTICE, "master started, listening on %s", addresses)
+        self.start_endpoints()  # before the first fork: workers inherit the metric objects
         self.manage_workers()
         self.notifier.ready(self.status_line())
         tick = TICK
@@ -133,6 +140,24 @@ class Master:
         draining = sum(1 for _, state, _ in states if state == WorkerState.DRAINING)
         served = sum(requests for _, _, requests in states)
         return f"{len(states)} workers ({idle} idle, {draining} retiring), {served} requests by these"
+
+    def start_endpoints(self) -> None:
+        """Serve /metrics and /health if configured (imported only then: workers stay small)."""
+        if not (self.server.metrics_address or self.server.health_address):
+            return
+        from mtpolicyd_server.endpoints import MasterEndpoints, probe_address  # noqa: PLC0415 - only when set
+
+        target = probe_address(self.listeners[0].sock.getsockname())
+        self.endpoints = MasterEndpoints(self.server, target, self.worker_states)
+        self.endpoints.start()
+
+    def worker_states(self) -> list[str]:
+        """The state of every worker, as metrics name it (read from the HTTP thread)."""
+        states = []
+        for record in list(self.workers.values()):
+            with contextlib.suppress(ValueError):  # reaped meanwhile: its status page is closed
+                states.append(record.state.name.lower())
+        return states
 
     def _install_signals(self) -> None:
         for sock in (self._wakeup_receiver, self._wakeup_sender):
@@ -168,10 +193,18 @@ class Master:
             engine = self.load_engine()
         except Exception as error:  # any fault of the new config keeps the running one
             log.error("reloading configuration failed, keeping the running one: %s", error)
+            if self.endpoints is not None:
+                self.endpoints.config_reloaded(False)
             self.notifier.ready(self.status_line())
             return
         if set(engine.config.server.ports) != set(self.server.ports):
             log.warning("port changed in the configuration: listeners are kept until a restart")
+        new = engine.config.server
+        if (new.metrics_address, new.health_address) != (
+            self.server.metrics_address,
+            self.server.health_address,
+        ):
+            log.warning("metrics_address or health_address changed: the endpoints are kept until a restart")
         old_engine, self.engine = self.engine, engine
         self.generation += 1
         if self.log_level_override is None:
@@ -181,6 +214,8 @@ class Master:
             if record.generation < self.generation:
                 self.retire_worker(record)
         asyncio.run(old_engine.aclose())
+        if self.endpoints is not None:
+            self.endpoints.config_reloaded(True)
         log.log(NOTICE, "configuration reloaded")
         self.notifier.ready(self.status_line())
 
@@ -252,6 +287,8 @@ class Master:
             for signum in SIGNALS:
                 signal.signal(signum, signal.SIG_DFL)
             self.lifeline.in_worker()
+            if self.endpoints is not None:
+                self.endpoints.in_worker()
             set_process_title(f"{self.server.program_name} (worker)")
             self.engine.after_fork()
             worker = Worker(self.engine, self.listeners, status, self.lifeline, self._ring_master)
@@ -286,6 +323,8 @@ class Master:
             record = self.workers.pop(pid, None)
             if record is None:
                 continue
+            if self.endpoints is not None:
+                self.endpoints.worker_reaped(pid)
             requests = record.status.read()[2]
             record.status.close()
             if os.WIFSIGNALED(wait_status):
@@ -349,4 +388,6 @@ class Master:
                 time.sleep(0.05)
         asyncio.run(self.engine.aclose())
         self.lifeline.close()
+        if self.endpoints is not None:
+            self.endpoints.close()
         log.log(NOTICE, "master exiting")

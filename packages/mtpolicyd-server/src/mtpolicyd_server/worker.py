@@ -25,8 +25,10 @@ from typing import cast
 from mtpolicyd_core.config.model import ServerConfig
 from mtpolicyd_core.engine import PolicyEngine, RequestFailed
 from mtpolicyd_core.log_context import plugin_context, request_context
+from mtpolicyd_core.metrics import action_word, metrics
 
 from mtpolicyd_server.fd_limits import default_connection_cap, open_file_limit
+from mtpolicyd_server.health import PROBE_ANSWER, is_probe
 from mtpolicyd_server.lifeline import Lifeline
 from mtpolicyd_server.listeners import Listener
 from mtpolicyd_server.log_limits import RateLimitedLog
@@ -538,6 +540,9 @@ class Worker:
     async def answer(self, conn: ClientConnection, request: PolicyRequest) -> None:
         """Run one request through the engine (within ``request_timeout``) and send the answer."""
         attributes = request.attributes
+        if is_probe(attributes):  # the master's /health: this worker's loop answers, no plugin runs
+            conn.send(PROBE_ANSWER)
+            return
         instance = attributes.get("instance")
         vhost = self.engine.vhost_for(conn.port, attributes)
         if vhost is None:
@@ -559,6 +564,7 @@ class Worker:
                 except TimeoutError:
                     if not deadline.expired():
                         raise
+                    metrics().request_failed(vhost.name, "timeout")
                     log.warning(
                         "[%d]: request timed out after request_timeout=%d s: closing connection",
                         conn.port,
@@ -567,18 +573,24 @@ class Worker:
                     conn.close()
                     return
                 except RequestFailed as error:
+                    metrics().request_failed(vhost.name, "failed")
                     with plugin_context(error.plugin or ""):
                         log.error("error while processing request: %s: closing connection", error)
                     conn.close()
                     return
                 except Exception:  # a fault in the engine must not take the other connections down
+                    metrics().request_failed(vhost.name, "error")
                     log.exception("[%d]: unexpected error: closing connection", conn.port)
                     conn.close()
                     return
                 finally:
                     self._end_request()
             conn.send(encode_reply(result))
-            elapsed_ms = round((time.monotonic() - started) * 1000)
+            elapsed = time.monotonic() - started
+            metrics().request_answered(
+                vhost.name, result.last_match or "(none)", action_word(result.actions), elapsed
+            )
+            elapsed_ms = round(elapsed * 1000)
             log.warning(
                 "%s: instance=%s, type=%s, t=%dms, plugin=%s, result=%s",
                 vhost.name,

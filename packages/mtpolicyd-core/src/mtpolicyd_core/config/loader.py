@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from mtpolicyd_core.config.dialect import ONE_X_GLOBALS, TWO_X_BLOCKS, choose_dialect
 from mtpolicyd_core.config.dsn import dsn_to_url
+from mtpolicyd_core.config.http_endpoints import HTTP_ADDRESS_OPTIONS, http_address_problem
 from mtpolicyd_core.config.model import (
     Config,
     ConnectionConfig,
@@ -33,7 +34,7 @@ from mtpolicyd_core.perl.truth import perl_true
 
 log = logging.getLogger("mtpolicyd.config")
 
-_SERVER_TEXT = ("user", "group", "pid_file", "log_file", "chroot")
+_SERVER_TEXT = ("user", "group", "pid_file", "log_file", "chroot", *HTTP_ADDRESS_OPTIONS)
 _SERVER_NAMES = ("syslog_ident", "syslog_facility", "host", "program_name")
 #: request limits and concurrency inside a worker (must be positive)
 _POSITIVE = (
@@ -206,6 +207,11 @@ class _Reader:
         for key in ("dns_cache_size", "dns_cache_max_ttl", *_SUPERVISION):
             if (getattr(server, key) or 0) < 0:
                 raise _error(f"{key} must not be negative", at(key))
+        for key in HTTP_ADDRESS_OPTIONS:
+            value = getattr(server, key)
+            problem = value and http_address_problem(key, value)
+            if problem:
+                raise _error(problem, at(key))
 
     # -- session failure policy -----------------------------------------------------
 

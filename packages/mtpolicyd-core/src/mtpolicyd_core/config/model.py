@@ -55,6 +55,11 @@ class ServerConfig:
     max_connections_per_worker: int | None = None
     #: seconds a retiring worker keeps kept-alive connections open before closing idle ones
     graceful_timeout: int = 60
+    # HTTP endpoints of the master (docs/metrics.md); None: off
+    #: ``[host:]port`` serving Prometheus metrics at /metrics
+    metrics_address: str | None = None
+    #: ``[host:]port`` answering /health once a worker answered a probe request
+    health_address: str | None = None
 
 
 @dataclass(frozen=True)

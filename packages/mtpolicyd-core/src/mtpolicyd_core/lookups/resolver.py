@@ -39,6 +39,7 @@ from mtpolicyd_core.lookups.dns_wire import (
     encode_query,
 )
 from mtpolicyd_core.lookups.resolver_config import ResolverConfig
+from mtpolicyd_core.metrics import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +171,7 @@ class DnsResolver:
         there is none, ValueError if ``name`` cannot be a DNS name."""
         key = (_key_name(name), rdtype)
         answer = self.cache.get(key)
+        metrics().dns_lookup(cache_hit=answer is not None)
         if answer is not None:
             return answer
         if self._closed:
@@ -229,6 +231,7 @@ class DnsResolver:
         query = _Query(key, name, rdtype, self.config.attempts, first_server)
         query.waiters.append(waiter)
         self._in_flight[key] = query
+        metrics().dns_query_sent()
         self._send(query)
 
     def _send(self, query: _Query) -> None:
@@ -442,6 +445,7 @@ class DnsResolver:
 
     def _fail(self, query: _Query, reason: str) -> None:
         del self._in_flight[query.key]
+        metrics().dns_failure("timeout" if "timed out" in reason else "error")
         for waiter in query.waiters:
             if not waiter.done():
                 waiter.set_exception(

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
 from mtpolicyd_core.config.model import SessionCacheConfig
 from mtpolicyd_core.errors import SessionError, SessionLockError
+from mtpolicyd_core.metrics import error_kind, metrics
 from mtpolicyd_core.request import Session
 from mtpolicyd_core.session import serde
 from mtpolicyd_core.session.instance_locks import InstanceLocks
@@ -28,6 +30,8 @@ log = logging.getLogger("mtpolicyd.session")
 SESSION_KEY_MARKER = "py:"
 #: the instance :meth:`LockingSessionCache.probe` reads (Postfix's instance ids hold no ``-``)
 PROBE_INSTANCE = "mtpolicyd-start-up-probe"
+#: the ``backend`` label of the session cache's errors in the metrics
+SESSION_BACKEND = "session-cache"
 
 
 class KeyValueBackend(Protocol):
@@ -118,6 +122,7 @@ class LockingSessionCache:
         try:
             yield
         except self.backend.errors as error:
+            metrics().backend_error(SESSION_BACKEND, error_kind(error))
             reason = str(error) or type(error).__name__  # TimeoutError says nothing by itself
             raise SessionError(
                 f"session cache {self.backend.describe()}: {doing} instance={instance} failed: {reason}"
@@ -129,17 +134,24 @@ class LockingSessionCache:
         Waiting behind a request of the same mail in this worker ends after ``lock_timeout``, when
         the holder's back-end lock would have expired anyway.
         """
+        counted = metrics()
+        started = time.perf_counter() if counted.enabled else 0.0
         try:
             async with asyncio.timeout(self.config.lock_timeout):
                 await self._local.acquire(instance)
         except TimeoutError:
+            counted.session_lock_failed()
             raise SessionLockError(instance) from None
         token = secrets.token_hex(8)
         try:
             data = await self._lock_and_load(instance, token)
-        except BaseException:
+        except BaseException as error:
             self._local.release(instance)
+            if isinstance(error, SessionLockError):
+                counted.session_lock_failed()
             raise
+        if counted.enabled:
+            counted.session_lock_waited(time.perf_counter() - started)
         self._tokens[instance] = token
         return serde.loads(data, instance) or {"_instance": instance}
 
