@@ -97,6 +97,8 @@ def test_requests_by_action_in_metrics_equal_policy_sims_counts(
             "8",
             "--report-json",
             str(report_path),
+            "--report-html",
+            str(tmp_path / "load.html"),
             "-q",
         ]
     )
