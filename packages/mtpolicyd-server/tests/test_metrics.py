@@ -8,16 +8,15 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import prometheus_client
 import pytest
 from mtpolicyd_core.config.loader import load_config_text
 from mtpolicyd_core.engine import PolicyEngine
 from mtpolicyd_core.metrics import install_metrics, metrics
 from mtpolicyd_server.listeners import Address, bind_all
+from mtpolicyd_server.metrics import PrometheusMetrics, WorkerStateCollector
 from mtpolicyd_server.scoreboard import WorkerStatus
 from mtpolicyd_server.worker import Worker
-
-prometheus_client = pytest.importorskip("prometheus_client")
-from mtpolicyd_server.metrics import PrometheusMetrics, WorkerStateCollector  # noqa: E402
 
 CONFIG = """<VirtualHost {port}>
   name = "test"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from mtpolicyd_core.config import http_endpoints
 from mtpolicyd_core.config.http_endpoints import METRICS_INSTALL_COMMAND, parse_http_address
 from mtpolicyd_core.config.loader import load_config_text
 from mtpolicyd_core.errors import ConfigError
@@ -64,7 +63,7 @@ def test_metrics_without_prometheus_client_fail_with_the_install_line(
     def find_spec(name: str, *args: object) -> object:
         return None if name == "prometheus_client" else real_find_spec(name, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(http_endpoints.importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     with pytest.raises(ConfigError) as failure:
         load_config_text("metrics_address = 9120\n" + VHOST)
     assert str(failure.value) == (
