@@ -125,6 +125,7 @@ def test_upstream_2_05_test_config_starts_with_the_dialect_line_in_the_log(
 ) -> None:
     daemon = python_mtpolicyd(daemon_template(name), memcached_port=str(free_port()))
     daemon.wait_for_log("read as dialect")
+    daemon.wait_for_log("the session cache does not answer at start-up")
     dialect, evidence = T_DATA_DIALECTS[name]
     path = daemon.config_path
     log = daemon.log_text()

@@ -181,8 +181,8 @@ def test_plugin_without_its_extra_gets_the_install_line_and_the_extra_installs(
     assert refused.returncode == 2
     assert "Traceback" not in refused.stderr
     assert refused.stderr.strip() == (
-        "mtpolicyd: geo.conf line 3: plugin geoip (module GeoIPLookup) needs the Python package pygeoip,"
-        " which is not installed; install it with: pip install 'mtpolicyd-core[geoip]'"
+        f"mtpolicyd: {work / 'geo.conf'} line 3: plugin geoip (module GeoIPLookup) needs the Python package"
+        " pygeoip, which is not installed; install it with: pip install 'mtpolicyd-core[geoip]'"
     )
 
     run([path / "bin" / "python", "-m", "pip", "install", "-q", f"{core}[geoip]"], work)
