@@ -335,6 +335,27 @@ class RecordingTransport(asyncio.Transport):
     def abort(self) -> None:
         self.aborted = True
 
+    def is_closing(self) -> bool:
+        return self.aborted
+
+
+def test_commands_sent_in_one_loop_pass_leave_in_one_write() -> None:
+    async def scenario() -> None:
+        connection = PipelinedConnection("fake:1", 60.0, deque())
+        transport = RecordingTransport()
+        connection.connection_made(transport)
+        deadline = asyncio.get_running_loop().time() + 60
+        connection.send(b"add lock_a 0 10 1\r\nx\r\n", STORE_ANSWERS, deadline)
+        connection.send(b"get a\r\n", b"a", deadline)
+        assert transport.written == []  # nothing until the loop pass ends
+        await asyncio.sleep(0)
+        assert transport.written == [b"add lock_a 0 10 1\r\nx\r\nget a\r\n"]
+        connection.send(b"delete lock_a\r\n", DELETE_ANSWERS, deadline)
+        await asyncio.sleep(0)
+        assert transport.written[1:] == [b"delete lock_a\r\n"]
+
+    asyncio.run(scenario())
+
 
 KEYS = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=20).map(str.encode)
 VALUES = st.binary(max_size=40) | st.sampled_from([b"", b"\r\nEND\r\n", b"VALUE k 0 1\r\nx\r\nEND\r\n"])

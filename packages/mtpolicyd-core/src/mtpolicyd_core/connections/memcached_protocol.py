@@ -101,6 +101,8 @@ class PipelinedConnection(asyncio.Protocol):
         self._buffer_needed = 0
         self._timer: asyncio.TimerHandle | None = None
         self._overdue: asyncio.Future[Any] | None = None
+        #: commands of this loop pass not written yet: one write (one system call) carries them all
+        self._outgoing: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
@@ -109,10 +111,18 @@ class PipelinedConnection(asyncio.Protocol):
         """Write ``command``; the future gets its answer, or fails when the connection does."""
         future = self._loop.create_future()
         self.pending.append((future, expect, deadline))
-        cast(asyncio.Transport, self._transport).write(command)
+        if not self._outgoing:
+            self._loop.call_soon(self._flush)
+        self._outgoing.append(command)
         if self._timer is None:
             self._timer = self._loop.call_at(deadline, self._check_deadline)
         return future
+
+    def _flush(self) -> None:
+        """Write the commands queued during this loop pass (a session's lock and get go together)."""
+        commands, self._outgoing = self._outgoing, []
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(b"".join(commands))
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
