@@ -62,11 +62,17 @@ def test_killed_worker_loses_no_other_connection_and_is_restarted(python_mtpolic
     try:
         for conn in connections:
             conn.request(request("192.0.2.1"))
-        workers = children(master)
-        owner = {
-            conn: next(pid for pid in workers if server_side_inode(conn.sock) in socket_inodes(pid))
-            for conn in connections
-        }
+        owner: dict[PolicyConnection, int] = {}
+
+        def every_owner_found() -> bool:  # /proc is read while workers come and go: read it again
+            workers = children(master)
+            for conn in connections:
+                found = [pid for pid in workers if server_side_inode(conn.sock) in socket_inodes(pid)]
+                if found:
+                    owner[conn] = found[0]
+            return len(owner) == len(connections)
+
+        wait_for(every_owner_found, 30, "the worker holding each connection")
         victim = owner[connections[0]]
         os.kill(victim, signal.SIGKILL)
         daemon.wait_for_log(f"worker {victim} killed by signal 9")
