@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mtpolicyd_core.perl.numbers import Num, perl_str
 from mtpolicyd_core.request import Request
-from mtpolicyd_core.roles.scoring import add_score, score_detail, session_score
+from mtpolicyd_core.roles.scoring import Scoring, add_score, score_detail, session_score
 
 names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-_", min_size=1, max_size=10)
 config_numbers = st.from_regex(r"\A-?[0-9]{1,3}(\.[0-9]{1,3})?\Z").map(Num)
@@ -52,3 +52,37 @@ def test_without_session_the_score_is_computed_but_not_kept() -> None:
     assert add_score(request, "score", "a", 3) == 3
     assert session_score(request, "score") == 0
     assert score_detail(request, "score") is None
+
+
+class Scorer(Scoring):
+    """The role alone, as a plugin called ``p`` with the default score field."""
+
+    name = "p"
+
+    def __init__(self) -> None:
+        self._option_values = {"score_field": "score"}
+
+
+def test_score_once_adds_on_the_first_request_of_a_mail_only() -> None:
+    session: dict[str, object] = {}
+    scorer = Scorer()
+    for _ in range(3):
+        scorer.add_score_once(Request({}, session), "p-score", 5)
+    assert session == {"score": 5, "score_detail": "p=5", "p-score": 1}
+
+
+def test_score_once_without_a_score_leaves_the_flag_down_for_a_later_one() -> None:
+    session: dict[str, object] = {}
+    scorer = Scorer()
+    scorer.add_score_once(Request({}, session), "p-score", None)
+    assert session == {}
+    scorer.add_score_once(Request({}, session), "p-score", 2, key="p-helo")
+    assert session == {"score": 2, "score_detail": "p-helo=2", "p-score": 1}
+
+
+def test_score_once_without_caching_adds_on_every_request() -> None:
+    session: dict[str, object] = {}
+    scorer = Scorer()
+    for _ in range(2):
+        scorer.add_score_once(Request({}, session, use_caching=False), "p-score", 1)
+    assert session == {"score": 2, "score_detail": "p=1, p=1"}

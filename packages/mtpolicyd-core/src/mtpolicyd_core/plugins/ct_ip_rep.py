@@ -79,9 +79,8 @@ class CtIpRep(Switchable, Scoring, Plugin):
         if verdict not in ("permfail", "tempfail"):
             raise ValueError(f"unknown ctiprep action: {verdict}")
         mode = self.get_uc(request, f"{verdict}_mode")
-        score = getattr(self, f"{verdict}_score")
-        if score and not request.is_already_done(f"{self.name}-score"):
-            self.add_score(request, self.name, score)
+        # a score of 0 adds nothing and leaves the flag down, as in the original
+        self.add_score_once(request, f"{self.name}-score", getattr(self, f"{verdict}_score") or None)
         self.debug(request, f"CtIpRep: result={verdict}, mode={mode}")
         if mode not in ("reject", "defer"):
             return []

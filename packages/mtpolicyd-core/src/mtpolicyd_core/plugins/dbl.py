@@ -79,9 +79,8 @@ class DBL(Switchable, ModeAnswers, Scoring, Plugin):
                 f"domain {hostname} is on {self.domain} blacklist"
                 + (f" ({info})" if info is not None else ""),
             )
-            score = getattr(self, f"{check}_score")
-            if score is not None and not request.is_already_done(f"{self.name}-{check}-score"):
-                self.add_score(request, f"{self.name}-{check}", score)
+            flag = f"{self.name}-{check}-score"
+            self.add_score_once(request, flag, getattr(self, f"{check}_score"), key=f"{self.name}-{check}")
             answer = self.mode_results(
                 self.get_uc(request, f"{check}_mode"),
                 self.reject_action(check, hostname, info),

@@ -45,7 +45,6 @@ class GeoIPAction(Switchable, ModeAnswers, Scoring, Plugin):
             self.debug(request, f"country_code {code} of IP not in country_code list{self.name}")
             return []
         self.debug(request, f"country code {code} on list{self.name}")
-        if self.score is not None and not request.is_already_done(f"geoip-{self.name}-score"):
-            self.add_score(request, self.name, self.score)
+        self.add_score_once(request, f"geoip-{self.name}-score", self.score)
         message = self.reject_message.replace("%IP%", ip or "", 1).replace("%CC%", code, 1)
         return self.mode_results(mode, f"reject {message}")

@@ -76,6 +76,5 @@ class Honeypot(Switchable, Scoring, NestedChain, UsesConnections, Plugin):
         """The answer for a trapped client."""
         if self.mode == "reject":
             return [PluginResult(f"reject {self.reject_message}", abort=True)]
-        if self.score is not None and not request.is_already_done(f"{self.name}-score"):
-            self.add_score(request, self.name, self.score)
+        self.add_score_once(request, f"{self.name}-score", self.score)
         return await self.action_or_chain(request, None)

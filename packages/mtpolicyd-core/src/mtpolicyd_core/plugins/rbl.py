@@ -40,8 +40,7 @@ class ListedAnswers(ModeAnswers, Scoring):
 
     def listed_results(self, request: Request, mode: str, ip: str, info: str | None) -> list[PluginResult]:
         """Score the mail, then answer; ``%IP%`` and ``%INFO%`` (`(info)` or nothing) replaced once each."""
-        if self.score is not None and not request.is_already_done(f"rbl-{self.name}-score"):
-            self.add_score(request, self.name, self.score)
+        self.add_score_once(request, f"rbl-{self.name}-score", self.score)
         message = self.reject_message.replace("%IP%", ip, 1)
         return self.mode_results(mode, "reject " + message.replace("%INFO%", f"({info})" if info else "", 1))
 

@@ -77,7 +77,5 @@ class RegexList(Switchable, Scoring, NestedChain, Plugin):
         if bool(found) == self.invert:
             return []
         self.debug(request, f"{self.key}={text} matched {self.name}")
-        score = self.get_uc(request, "score")
-        if score is not None and not request.is_already_done(f"{self.name}-score"):
-            self.add_score(request, self.name, score)
+        self.add_score_once(request, f"{self.name}-score", self.get_uc(request, "score"))
         return await self.action_or_chain(request, self.get_uc(request, "action"))

@@ -58,6 +58,7 @@ class SaAwlAction(Switchable, ModeAnswers, Scoring, Plugin):
         if not self.matches(perl_numify(awl_score)):
             return []
         self.debug(request, f"matched SA AWL threshold action {self.name}")
+        # not add_score_once: the original raises the flag even when it adds nothing
         if not request.is_already_done(f"sa-awl-{self.name}-score"):
             if self.score:
                 self.add_score(request, self.name, self.score)

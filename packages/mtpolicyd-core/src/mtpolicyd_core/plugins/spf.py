@@ -150,17 +150,17 @@ class SPF(Switchable, ModeAnswers, Scoring, Plugin):
             return None
         if code == "fail":
             self.debug(request, f"SPF {scope} check failed: {explanation}")
-            self.score_once(request, self.fail_score)
+            self.add_score_once(request, f"{self.name}-score", self.fail_score)
             return self.mode_results(self.get_uc(request, "fail_mode"), self.reject(result), accept_modes=())
         if code == "pass":
             self.debug(request, f"SPF {scope} check passed")
             if scope == "helo":
                 return None
-            self.score_once(request, self.pass_score)
+            self.add_score_once(request, f"{self.name}-score", self.pass_score)
             return self.mode_results(self.get_uc(request, "pass_mode"), None)
         if self.dialect != "1" and code == "softfail":
             self.debug(request, f"SPF {scope} check returned softfail {explanation}")
-            self.score_once(request, self.softfail_score)
+            self.add_score_once(request, f"{self.name}-score", self.softfail_score)
             return self.mode_results(self.get_uc(request, "softfail_mode"), self.reject(result))
         if self.dialect != "1" and code in ("temperror", "permerror"):
             return self.spf_error(request, scope, result)
@@ -172,18 +172,15 @@ class SPF(Switchable, ModeAnswers, Scoring, Plugin):
         from ``temperror_mode`` for both errors, and the action word does not follow the mode."""
         self.debug(request, f"SPF {scope} failed with {result.code} {result.local_explanation}")
         temporary = result.code == "temperror"
-        self.score_once(request, self.temperror_score if temporary else self.permerror_score)
+        self.add_score_once(
+            request, f"{self.name}-score", self.temperror_score if temporary else self.permerror_score
+        )
         if (self.temperror_mode if temporary else self.permerror_mode) == "passive":
             return []
         if self.temperror_mode == "dunno":
             return [PluginResult.dunno()]
         action = "defer" if temporary else "reject"
         return [PluginResult(f"{action} spf {scope} check failed: {result.local_explanation}", abort=True)]
-
-    def score_once(self, request: Request, score: object) -> None:
-        """Add the score of a result, once per mail."""
-        if score is not None and not request.is_already_done(f"{self.name}-score"):
-            self.add_score(request, self.name, score)
 
     def reject(self, result: SpfResult) -> str:
         """``reject`` and the message with its explanations."""

@@ -46,10 +46,17 @@ class Scoring:
 
     score_field = Option(STR, default="score", doc="session field that holds the score")
     uses_scoring: ClassVar[bool] = True
+    name: str  # the plugin's name, set by Plugin
 
     def add_score(self, request: Request, key: str, value: object) -> float:
         """Add ``value`` under ``key`` to this plugin's score field."""
         return add_score(request, self.score_field, key, value)
+
+    def add_score_once(self, request: Request, flag: str, value: object, key: str | None = None) -> None:
+        """Add ``value`` under ``key`` (the plugin's name) once per mail, the first time the one-shot
+        ``flag`` is raised; a ``value`` of None adds nothing and leaves the flag down."""
+        if value is not None and not request.is_already_done(flag):
+            self.add_score(request, self.name if key is None else key, value)
 
     def get_score(self, request: Request) -> Any:
         """The current score of this plugin's score field."""

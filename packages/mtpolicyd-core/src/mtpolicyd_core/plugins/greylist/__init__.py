@@ -210,8 +210,7 @@ class Greylist(Switchable, Scoring, SqlTables, Plugin):
 
     def success(self, request: Request) -> list[PluginResult]:
         """The client passed: add the score once per mail; answer ``mode`` when it is accept/dunno."""
-        if self.score is not None and not request.is_already_done("greylist-score"):
-            self.add_score(request, self.name, self.score)
+        self.add_score_once(request, "greylist-score", self.score)
         if self.mode in ("accept", "dunno"):
             return [PluginResult(self.mode, abort=True)]
         return []
