@@ -10,7 +10,7 @@ from mtpolicyd_core.errors import ConfigError, ConnectionUnavailable
 from mtpolicyd_core.lazy_import import import_object
 from mtpolicyd_core.roles.connections import connection_module
 from mtpolicyd_core.session.base import NoSessionCache, SessionCache
-from mtpolicyd_core.session.locking import LockingSessionCache
+from mtpolicyd_core.session.locking import KeyValueBackend, LockingSessionCache
 
 #: SessionCache module → its back-end class (imported only when configured); each has ``for_session``
 BACKENDS: dict[str, str] = {
@@ -47,11 +47,11 @@ def build_session_cache(config: SessionCacheConfig, connections: ConnectionPool)
         config = replace(
             config, namespace=config.namespace.removeprefix(getattr(connection, "namespace", ""))
         )
-    if getattr(connection, "is_cluster", False) and {"{", "}"} & set(config.namespace):
+    backend: KeyValueBackend = import_object(BACKENDS[config.module]).for_session(connection, config)
+    if backend.hash_tags and {"{", "}"} & set(config.namespace):
         raise _config_error(
             config,
             f"SessionCache Redis: the namespace {config.namespace!r} of cluster connection {name} must not"
             " contain braces: session keys use {instance} as the Redis Cluster hash tag",
         )
-    backend = import_object(BACKENDS[config.module]).for_session(connection, config)
     return LockingSessionCache(backend, config)

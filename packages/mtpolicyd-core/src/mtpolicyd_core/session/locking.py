@@ -103,7 +103,7 @@ class LockingSessionCache:
         self._sleep = sleep
         self._tokens: dict[str, str] = {}
         self._local = InstanceLocks()
-        self._tagged = getattr(backend, "hash_tags", False)
+        self._tagged = backend.hash_tags
 
     def _instance_part(self, instance: str) -> str:
         return f"{{{instance}}}" if self._tagged else instance
