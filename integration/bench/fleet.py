@@ -22,71 +22,29 @@ from policy_sim.generate import GeneratorSettings, StageSpec, generate_document
 from policy_sim.trace.writer import write_document
 
 from integration.bench.measure import wait_until_answering
+from integration.fixtures.config_text import (
+    DATA_SCORE,
+    RCPT_SCORE,
+    SHOW_SCORE,
+    quota_and_accounting,
+    session_cache,
+    shared_connections,
+    vhost,
+    workers,
+)
 from integration.fixtures.daemons import MtpolicydDaemon, python_mtpolicyd_argv
 from integration.fixtures.mariadb import MariaDBServer
 from integration.fixtures.memcached import MemcachedServer
 from integration.fixtures.redis_cluster import RedisClusterServers
 
 #: sessions (every RCPT adds 1, DATA 2), greylisting tickets in memcached, accounting in MariaDB
-FLEET_CONFIG = """\
-min_servers = 4
-min_spare_servers = 2
-max_spare_servers = 6
-max_servers = 8
-max_requests = 1000000
-keepalive_timeout = 120
-<Connection redis>
-  module = "Redis"
-  cluster = "{cluster}"
-</Connection>
-<Connection memcached>
-  module = "Memcached"
-  servers = "{memcached}"
-</Connection>
-<Connection db>
-  module = "Sql"
-  dsn = "{dsn}"
-  user = "{db_user}"
-  password = "{db_password}"
-</Connection>
-<SessionCache>
-  module = "{sessions}"
-  failure_mode = "action"
-</SessionCache>
-<VirtualHost {port}>
-  name = "reputation"
-  <Plugin rcpt-score>
-    module = "Condition"
-    key = "protocol_state"
-    match = "RCPT"
-    score = 1
-  </Plugin>
-  <Plugin show-score>
-    module = "ScoreAction"
-    threshold = -1000
-    action = "dunno score=%SCORE%"
-  </Plugin>
-</VirtualHost>
-<VirtualHost {port2}>
-  name = "accounting"
-  <Plugin data-score>
-    module = "Condition"
-    key = "protocol_state"
-    match = "DATA"
-    score = 2
-  </Plugin>
-  <Plugin sender-quota>
-    module = "Quota"
-    field = "sender"
-    metric = "count"
-    threshold = 1000000000
-  </Plugin>
-  <Plugin sender-accounting>
-    module = "Accounting"
-    fields = "sender"
-  </Plugin>
-</VirtualHost>
-"""
+FLEET_CONFIG = (
+    workers(4, 8, spares=(2, 6))
+    + shared_connections()
+    + session_cache("{sessions}", failure_mode="action")
+    + vhost("port", "reputation", RCPT_SCORE, SHOW_SCORE)
+    + vhost("port2", "accounting", DATA_SCORE, quota_and_accounting(1000000000))
+)
 STAGES = (
     StageSpec("RCPT", "reputation", score=1, expect_score=True),
     StageSpec("DATA", "accounting", score=2),

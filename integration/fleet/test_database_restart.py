@@ -5,36 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from integration.fixtures.config_text import quota_and_accounting, sql_connection, vhost
 from integration.fixtures.daemons import MtpolicydDaemon
 from integration.fixtures.plugin import MariaDBDatabase
 
-ACCOUNTING = """\
-min_servers = 2
-min_spare_servers = 1
-max_spare_servers = 2
-max_servers = 4
-<Connection db>
-  module = "Sql"
-  dsn = "{dsn}"
-  user = "{db_user}"
-  password = "{db_password}"
-  pool_size = 2
-  max_overflow = 1
-</Connection>
-<VirtualHost {port}>
-  name = "quota"
-  <Plugin sender-quota>
-    module = "Quota"
-    field = "sender"
-    metric = "count"
-    threshold = 1000
-  </Plugin>
-  <Plugin sender-accounting>
-    module = "Accounting"
-    fields = "sender"
-  </Plugin>
-</VirtualHost>
-"""
+ACCOUNTING = (
+    "min_servers = 2\nmin_spare_servers = 1\nmax_spare_servers = 2\nmax_servers = 4\n"
+    + sql_connection(pool_size=2, max_overflow=1)
+    + vhost("port", "quota", quota_and_accounting(1000))
+)
 
 
 def mail(number: int) -> dict[str, str]:

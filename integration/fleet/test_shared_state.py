@@ -18,6 +18,15 @@ from mtpolicyd_core.connections.memcached import MemcachedConnection, memcached_
 from mtpolicyd_core.plugins.greylist.ticket import ticket_key
 from pymemcache.client.rendezvous import RendezvousHash
 
+from integration.fixtures.config_text import (
+    RCPT_SCORE,
+    SHOW_SCORE,
+    quota_and_accounting,
+    session_cache,
+    shared_connections,
+    vhost,
+    workers,
+)
 from integration.fixtures.daemons import MtpolicydDaemon
 from integration.fixtures.memcached import MemcachedServer
 from integration.fixtures.plugin import MariaDBDatabase
@@ -30,47 +39,8 @@ QUOTA_ACTION = "defer smtp traffic quota has been exceeded"
 #: not a multiple of the 4 streams: checked in bursts of 4, read-then-count lets 22-24 through
 QUOTA = 21
 
-FLEET = """\
-min_servers = 2
-min_spare_servers = 1
-max_spare_servers = 2
-max_servers = 4
-<Connection redis>
-  module = "Redis"
-  cluster = "{cluster}"
-  failover_timeout = 1
-</Connection>
-<Connection memcached>
-  module = "Memcached"
-  servers = "{memcached}"
-</Connection>
-<Connection db>
-  module = "Sql"
-  dsn = "{dsn}"
-  user = "{db_user}"
-  password = "{db_password}"
-</Connection>
-<SessionCache>
-  module = "{sessions}"
-  failure_mode = "action"
-  failure_action = "{failure_action}"
-</SessionCache>
-<VirtualHost {port}>
-  name = "reputation"
-  <Plugin rcpt-score>
-    module = "Condition"
-    key = "protocol_state"
-    match = "RCPT"
-    score = 1
-  </Plugin>
-  <Plugin show-score>
-    module = "ScoreAction"
-    threshold = -1000
-    action = "dunno score=%SCORE%"
-  </Plugin>
-</VirtualHost>
-<VirtualHost {port2}>
-  name = "greylist"
+#: tickets in the memcached pool, the auto-whitelist in MariaDB
+GREYLIST = """\
   <Plugin greylist>
     module = "Greylist"
     mode = "accept"
@@ -81,21 +51,15 @@ max_servers = 4
       module = "Sql"
     </AWL>
   </Plugin>
-</VirtualHost>
-<VirtualHost {port3}>
-  name = "quota"
-  <Plugin sender-quota>
-    module = "Quota"
-    field = "sender"
-    metric = "count"
-    threshold = {quota}
-  </Plugin>
-  <Plugin sender-accounting>
-    module = "Accounting"
-    fields = "sender"
-  </Plugin>
-</VirtualHost>
 """
+FLEET = (
+    workers(2, 4)
+    + shared_connections(failover_timeout=1)
+    + session_cache("{sessions}", failure_mode="action", failure_action="{failure_action}")
+    + vhost("port", "reputation", RCPT_SCORE, SHOW_SCORE)
+    + vhost("port2", "greylist", GREYLIST)
+    + vhost("port3", "quota", quota_and_accounting("{quota}"))
+)
 
 _instances = itertools.count(1)
 

@@ -11,6 +11,16 @@ from policy_sim.cli import main
 from policy_sim.generate import GeneratorSettings, generate_document
 from policy_sim.trace.writer import write_document
 
+from integration.fixtures.config_text import (
+    DATA_SCORE,
+    RCPT_SCORE,
+    SHOW_SCORE,
+    block,
+    plugin,
+    session_cache,
+    vhost,
+    workers,
+)
 from integration.fixtures.daemons import MtpolicydDaemon
 from integration.fixtures.memcached import MemcachedServer
 from integration.fixtures.ports import free_port
@@ -18,58 +28,33 @@ from integration.metrics.endpoints import samples_of, scrape
 from integration.sim.test_replay_invariants import STAGES
 
 #: sessions in memcached (lock waits counted); answers of three verbs: dunno, reject, prepend
-CONFIG = """\
-metrics_address = 127.0.0.1:{metrics_port}
-min_servers = 4
-min_spare_servers = 1
-max_spare_servers = 8
-max_servers = 12
-max_requests = 1000000
-keepalive_timeout = 120
-<Connection memcached>
-  module = "Memcached"
-  servers = "{memcached}"
-  namespace = "metrics-"
-</Connection>
-<SessionCache>
-  module = "Memcached"
-</SessionCache>
-<VirtualHost {port}>
-  name = "reputation"
-  <Plugin rcpt-score>
-    module = "Condition"
-    key = "protocol_state"
-    match = "RCPT"
-    score = 1
-  </Plugin>
-  <Plugin odd-client>
-    module = "Condition"
-    key = "client_address"
-    re_match = "[13579]$"
-    action = "reject odd client"
-  </Plugin>
-  <Plugin end-of-message>
-    module = "Condition"
-    key = "protocol_state"
-    match = "END-OF-MESSAGE"
-    action = "PREPEND X-Sim: checked"
-  </Plugin>
-  <Plugin show-score>
-    module = "ScoreAction"
-    threshold = -1000
-    action = "dunno score=%SCORE%"
-  </Plugin>
-</VirtualHost>
-<VirtualHost {port2}>
-  name = "accounting"
-  <Plugin data-score>
-    module = "Condition"
-    key = "protocol_state"
-    match = "DATA"
-    score = 2
-  </Plugin>
-</VirtualHost>
-"""
+CONFIG = (
+    "metrics_address = 127.0.0.1:{metrics_port}\n"
+    + workers(4, 12, spares=(1, 8))
+    + block("Connection", "memcached", "", module="Memcached", servers="{memcached}", namespace="metrics-")
+    + session_cache("Memcached")
+    + vhost(
+        "port",
+        "reputation",
+        RCPT_SCORE,
+        plugin(
+            "odd-client",
+            module="Condition",
+            key="client_address",
+            re_match="[13579]$",
+            action="reject odd client",
+        ),
+        plugin(
+            "end-of-message",
+            module="Condition",
+            key="protocol_state",
+            match="END-OF-MESSAGE",
+            action="PREPEND X-Sim: checked",
+        ),
+        SHOW_SCORE,
+    )
+    + vhost("port2", "accounting", DATA_SCORE)
+)
 
 
 def test_requests_by_action_in_metrics_equal_policy_sims_counts(
