@@ -18,8 +18,8 @@ from unittest import mock
 import mtpolicyd_server.cli
 import policy_sim
 from mtpolicyd_core import __version__
-from mtpolicyd_core.docgen import Loaded, load_plugins, roles
 from mtpolicyd_core.options import Option, declared_options
+from mtpolicyd_core.reports.docgen import Loaded, load_plugins, roles
 from policy_sim.cli import build_parser as build_policy_sim_parser
 
 from tools.markdown_roff import escape, escape_code, inline, line_start, sections, to_roff

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from mtpolicyd_core.docgen import load_plugins
 from mtpolicyd_core.options import declared_options
+from mtpolicyd_core.reports.docgen import load_plugins
 
 pytest.importorskip("mkdocs", reason="MkDocs is installed by tox -e docs")
 ROOT = Path(__file__).resolve().parents[2]

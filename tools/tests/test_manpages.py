@@ -8,8 +8,8 @@ import subprocess
 
 import mtpolicyd_server.cli
 import pytest
-from mtpolicyd_core.docgen import load_plugins
 from mtpolicyd_core.options import declared_options
+from mtpolicyd_core.reports.docgen import load_plugins
 from policy_sim.cli import build_parser
 
 from tools import manpages

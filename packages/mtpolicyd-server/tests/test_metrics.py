@@ -12,7 +12,7 @@ import prometheus_client
 import pytest
 from mtpolicyd_core.config.loader import load_config_text
 from mtpolicyd_core.engine import PolicyEngine
-from mtpolicyd_core.metrics import install_metrics, metrics
+from mtpolicyd_core.runtime.metrics import install_metrics, metrics
 from mtpolicyd_server.listeners import Address, bind_all
 from mtpolicyd_server.metrics import PrometheusMetrics, WorkerStateCollector
 from mtpolicyd_server.scoreboard import WorkerStatus

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.errors import ConfigError, PluginError
-from mtpolicyd_core.log_context import plugin_context
-from mtpolicyd_core.metrics import error_kind, metrics
 from mtpolicyd_core.plugin import Plugin, PluginContext
 from mtpolicyd_core.registry import load_plugin_class
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import ChainResult
 from mtpolicyd_core.roles.connections import connection_options
+from mtpolicyd_core.runtime.log_context import plugin_context
+from mtpolicyd_core.runtime.metrics import error_kind, metrics
 
 log = logging.getLogger("mtpolicyd.chain")
 

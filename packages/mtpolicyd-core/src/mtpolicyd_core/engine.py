@@ -10,20 +10,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 
-from mtpolicyd_core.blocking import BlockingCalls
 from mtpolicyd_core.chain import build_chain
 from mtpolicyd_core.config.model import Config
 from mtpolicyd_core.connections import ConnectionPool
 from mtpolicyd_core.errors import PluginError, SessionError
-from mtpolicyd_core.log_context import request_context
 from mtpolicyd_core.lookups.process_resolver import ProcessResolver
 from mtpolicyd_core.lookups.resolver_config import ResolverConfig
 from mtpolicyd_core.plugin import PluginContext
+from mtpolicyd_core.reports.startup_report import check_session_cache, log_dialect
 from mtpolicyd_core.request import Request, Session
 from mtpolicyd_core.result import ChainResult, PluginResult
+from mtpolicyd_core.runtime.blocking import BlockingCalls
+from mtpolicyd_core.runtime.log_context import request_context
 from mtpolicyd_core.session.base import NoSessionCache, SessionCache
 from mtpolicyd_core.session.factory import build_session_cache
-from mtpolicyd_core.startup_report import check_session_cache, log_dialect
 from mtpolicyd_core.vhost import VirtualHost
 
 log = logging.getLogger("mtpolicyd.engine")

@@ -7,17 +7,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
 
-from mtpolicyd_core.blocking import BlockingCalls
 from mtpolicyd_core.config.model import Dialect
 from mtpolicyd_core.config.tree import Block, Location, Setting
 from mtpolicyd_core.errors import ConfigError
-from mtpolicyd_core.file_access import unreadable
-from mtpolicyd_core.log_context import python_level
 from mtpolicyd_core.lookups.process_resolver import ProcessResolver
 from mtpolicyd_core.options import STR, Option, declared_options, maybe
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 from mtpolicyd_core.roles.switch import Switchable
+from mtpolicyd_core.runtime.blocking import BlockingCalls
+from mtpolicyd_core.runtime.file_access import unreadable
+from mtpolicyd_core.runtime.log_context import python_level
 
 if TYPE_CHECKING:
     from mtpolicyd_core.chain import PluginChain

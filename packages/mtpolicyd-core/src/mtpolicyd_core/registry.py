@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from mtpolicyd_core.config.tree import Location
 from mtpolicyd_core.errors import ConfigError
-from mtpolicyd_core.optional import extras_needed_by
+from mtpolicyd_core.runtime.optional import extras_needed_by
 
 if TYPE_CHECKING:
     from mtpolicyd_core.plugin import Plugin

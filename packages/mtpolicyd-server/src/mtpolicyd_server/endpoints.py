@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from mtpolicyd_core.config.http_endpoints import parse_http_address
 from mtpolicyd_core.config.model import ServerConfig
-from mtpolicyd_core.metrics import install_metrics
+from mtpolicyd_core.runtime.metrics import install_metrics
 
 from mtpolicyd_server.health import probe_worker
 from mtpolicyd_server.metrics_directory import MultiprocessDirectory

@@ -5,7 +5,7 @@ notice level, so one is added between INFO and WARNING. Every message is
 escaped like the original's (``\\n``, ``\\r``, ``\\0``, ``\\\\`` and other
 control bytes), so one log call is one log line, whatever a client sent.
 A line written while a request runs ends with its vhost, instance and plugin
-(:mod:`mtpolicyd_core.log_context`). ``log_file`` is reopened when it was moved
+(:mod:`mtpolicyd_core.runtime.log_context`). ``log_file`` is reopened when it was moved
 (logrotate) and on HUP.
 """
 
@@ -17,7 +17,7 @@ import os
 import re
 import sys
 
-from mtpolicyd_core.log_context import NOTICE, LogContextFilter, python_level
+from mtpolicyd_core.runtime.log_context import NOTICE, LogContextFilter, python_level
 
 __all__ = [
     "NOTICE",

@@ -24,8 +24,8 @@ from typing import cast
 
 from mtpolicyd_core.config.model import ServerConfig
 from mtpolicyd_core.engine import PolicyEngine, RequestFailed
-from mtpolicyd_core.log_context import plugin_context, request_context
-from mtpolicyd_core.metrics import action_word, metrics
+from mtpolicyd_core.runtime.log_context import plugin_context, request_context
+from mtpolicyd_core.runtime.metrics import action_word, metrics
 
 from mtpolicyd_server.fd_limits import default_connection_cap, open_file_limit
 from mtpolicyd_server.health import PROBE_ANSWER, is_probe

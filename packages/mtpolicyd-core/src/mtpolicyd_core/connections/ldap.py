@@ -11,8 +11,8 @@ from typing import Any
 from mtpolicyd_core.config.model import ConnectionConfig
 from mtpolicyd_core.connections.configured import SWITCH, ConfiguredConnection, ConnectionOptionError
 from mtpolicyd_core.errors import ConnectionUnavailable
-from mtpolicyd_core.optional import import_extra
 from mtpolicyd_core.options import INT, STR, Option, maybe
+from mtpolicyd_core.runtime.optional import import_extra
 
 
 class LdapConnection(ConfiguredConnection):

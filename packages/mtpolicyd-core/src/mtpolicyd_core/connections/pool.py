@@ -7,8 +7,8 @@ from typing import Any, Protocol
 
 from mtpolicyd_core.config.model import ConnectionConfig
 from mtpolicyd_core.errors import ConfigError, ConnectionUnavailable
-from mtpolicyd_core.lazy_import import import_object
-from mtpolicyd_core.optional import extras_needed_by
+from mtpolicyd_core.runtime.lazy_import import import_object
+from mtpolicyd_core.runtime.optional import extras_needed_by
 
 #: connection ``module`` → ``package.module:Class`` implementing it
 CONNECTION_MODULES: dict[str, str] = {

@@ -22,8 +22,8 @@ from mtpolicyd_core.connections.configured import (
     ConnectionOptionError,
     connection_error,
 )
-from mtpolicyd_core.optional import EXTRAS, import_extra
 from mtpolicyd_core.options import STR, Option, maybe
+from mtpolicyd_core.runtime.optional import EXTRAS, import_extra
 
 #: seconds to connect, to wait for an answer or for SQLite's write lock: far below the request timeout
 DEFAULT_TIMEOUT = 5.0

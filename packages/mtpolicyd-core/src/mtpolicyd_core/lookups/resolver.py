@@ -39,7 +39,7 @@ from mtpolicyd_core.lookups.dns_wire import (
     encode_query,
 )
 from mtpolicyd_core.lookups.resolver_config import ResolverConfig
-from mtpolicyd_core.metrics import metrics
+from mtpolicyd_core.runtime.metrics import metrics
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 from mtpolicyd_core.config.model import SessionCacheConfig
 from mtpolicyd_core.connections import ConnectionPool
 from mtpolicyd_core.errors import ConfigError, ConnectionUnavailable
-from mtpolicyd_core.lazy_import import import_object
 from mtpolicyd_core.roles.connections import connection_module
+from mtpolicyd_core.runtime.lazy_import import import_object
 from mtpolicyd_core.session.base import NoSessionCache, SessionCache
 from mtpolicyd_core.session.locking import KeyValueBackend, LockingSessionCache
 

@@ -18,8 +18,8 @@ from typing import Protocol
 
 from mtpolicyd_core.config.model import SessionCacheConfig
 from mtpolicyd_core.errors import SessionError, SessionLockError
-from mtpolicyd_core.metrics import error_kind, metrics
 from mtpolicyd_core.request import Session
+from mtpolicyd_core.runtime.metrics import error_kind, metrics
 from mtpolicyd_core.session import serde
 from mtpolicyd_core.session.instance_locks import InstanceLocks
 

@@ -8,9 +8,9 @@ import pytest
 from mtpolicyd_core.config.loader import load_config_text
 from mtpolicyd_core.config.model import Config
 from mtpolicyd_core.engine import PolicyEngine
+from mtpolicyd_core.reports.startup_report import check_session_cache, dialect_line
 from mtpolicyd_core.session.base import NoSessionCache
 from mtpolicyd_core.session.locking import LockingSessionCache
-from mtpolicyd_core.startup_report import check_session_cache, dialect_line
 from session.fakes import FakeBackend
 
 VHOST = '<VirtualHost 12345>\nname = v\n<Plugin a>\nmodule = Action\naction = "reject x"\n</Plugin>\n'

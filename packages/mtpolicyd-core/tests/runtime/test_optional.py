@@ -10,9 +10,9 @@ import pytest
 from mtpolicyd_core.config.loader import load_config_text
 from mtpolicyd_core.engine import PolicyEngine
 from mtpolicyd_core.errors import ConfigError
-from mtpolicyd_core.optional import EXTRAS, MissingExtra, extras_needed_by, import_extra
+from mtpolicyd_core.runtime.optional import EXTRAS, MissingExtra, extras_needed_by, import_extra
 
-PYPROJECT = Path(__file__).parents[1] / "pyproject.toml"
+PYPROJECT = Path(__file__).parents[2] / "pyproject.toml"
 #: our modules that import optional libraries at their top: imported afresh in each test
 OWN_MODULES_IMPORTING_EXTRAS = (
     "mtpolicyd_core.plugins.",

@@ -1,7 +1,9 @@
 from pathlib import Path
 
 import pytest
-from mtpolicyd_core.docgen import (
+from mtpolicyd_core.plugins.action import Action
+from mtpolicyd_core.plugins.score_action import ScoreAction
+from mtpolicyd_core.reports.docgen import (
     COMMAND,
     load_plugins,
     main,
@@ -10,10 +12,8 @@ from mtpolicyd_core.docgen import (
     render_section,
     sections,
 )
-from mtpolicyd_core.plugins.action import Action
-from mtpolicyd_core.plugins.score_action import ScoreAction
 
-DOCS = Path(__file__).resolve().parents[3] / "docs" / "plugins.md"
+DOCS = Path(__file__).resolve().parents[4] / "docs" / "plugins.md"
 CONNECTION_DOCS = DOCS.with_name("connections.md")
 AVAILABLE = {name: plugin for name, plugin in load_plugins().items() if not isinstance(plugin, str)}
 

@@ -15,11 +15,11 @@ from mtpolicyd_core.errors import PluginError, SessionError, SessionLockError
 from mtpolicyd_core.lookups.dns_wire import A
 from mtpolicyd_core.lookups.resolver import DnsLookupError, DnsResolver
 from mtpolicyd_core.lookups.resolver_config import ResolverConfig
-from mtpolicyd_core.metrics import Metrics, action_word, error_kind, install_metrics, metrics
 from mtpolicyd_core.plugin import Plugin, PluginContext
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 from mtpolicyd_core.roles.connections import ConnectionOption
+from mtpolicyd_core.runtime.metrics import Metrics, action_word, error_kind, install_metrics, metrics
 from mtpolicyd_core.session.locking import SESSION_BACKEND, LockingSessionCache
 from session.fakes import FakeBackend
 

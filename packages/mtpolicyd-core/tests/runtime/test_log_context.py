@@ -7,9 +7,9 @@ import logging
 import pytest
 from mtpolicyd_core.chain import build_chain
 from mtpolicyd_core.connections import ConnectionPool
-from mtpolicyd_core.log_context import LogContextFilter, plugin_context, request_context
 from mtpolicyd_core.plugin import Plugin, PluginContext
 from mtpolicyd_core.request import Request
+from mtpolicyd_core.runtime.log_context import LogContextFilter, plugin_context, request_context
 
 CONTEXT = PluginContext("test", "2", ConnectionPool(), build_chain)
 
