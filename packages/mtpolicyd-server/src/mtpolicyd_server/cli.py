@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import os
-import re
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
@@ -14,6 +13,7 @@ from mtpolicyd_core.config.loader import load_config
 from mtpolicyd_core.config.model import Dialect
 from mtpolicyd_core.engine import PolicyEngine
 from mtpolicyd_core.errors import ConfigError
+from mtpolicyd_core.perl.comma_list import comma_list
 
 from mtpolicyd_server.daemon import daemonize, drop_privileges, remove_pid_file, write_pid_file
 from mtpolicyd_server.default_config import default_config_path
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cron and args.cron.strip():
         setup_logging(args.loglevel if args.loglevel is not None else engine.config.server.log_level, True)
-        asyncio.run(run_cron(engine, [task for task in re.split(r"\s*,\s*", args.cron.strip()) if task]))
+        asyncio.run(run_cron(engine, [task for task in comma_list(args.cron.strip()) if task]))
         return 0
     return serve(engine, args)
 
