@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,11 @@ from sqlalchemy.exc import OperationalError
 
 
 @pytest.fixture
-def backend(tmp_path: Path) -> SqlBackend:
+async def backend(tmp_path: Path) -> AsyncIterator[SqlBackend]:
     connection = SqlConnection(ConnectionConfig("db", "Sql", {"url": f"sqlite:///{tmp_path}/s.sqlite"}))
-    return SqlBackend(connection)
+    backend = SqlBackend(connection)
+    yield backend
+    await backend.aclose()
 
 
 @pytest.fixture
