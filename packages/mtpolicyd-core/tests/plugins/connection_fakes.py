@@ -136,6 +136,10 @@ class StaticConnection:
         pass
 
 
+#: the SQL connections handed to plugins; ``plugins/conftest.py`` closes them after each test
+OPENED_SQL: list[SqlConnection] = []
+
+
 def sqlite_engine(path: Any) -> Engine:
     """An SQLite database in a file, read synchronously by the tests."""
     return create_engine(f"sqlite:///{path}")
@@ -153,7 +157,8 @@ def as_connection(name: str, module: str, given: Any) -> Any:
     """The connection object the plugins get for what a test gave."""
     config = ConnectionConfig(name, module, {"url": str(getattr(given, "url", ""))})
     if isinstance(given, Engine):
-        return SqlConnection(config)
+        OPENED_SQL.append(SqlConnection(config))
+        return OPENED_SQL[-1]
     if module == "Ldap":  # an ldap3 connection (its mock strategy) behind a real LdapConnection
         ldap = LdapConnection(config)
         ldap._connection = given
