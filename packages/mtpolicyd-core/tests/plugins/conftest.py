@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from connection_fakes import OPENED_SQL
+
+from plugins.connection_fakes import OPENED_SQL
 
 
 @pytest.fixture(autouse=True)

@@ -3,14 +3,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chain_answer import answer
-from connection_fakes import build, pool_of, sqlite_engine
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.plugins.accounting import time_key
 from mtpolicyd_core.request import Request, Session
 from sqlalchemy.engine import Engine
+
+from plugins.chain_answer import answer
+from plugins.connection_fakes import build, pool_of, sqlite_engine
 
 
 @pytest.fixture

@@ -4,11 +4,12 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
-from chain_answer import answer
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request, Session
 from mtpolicyd_core.result import PluginResult
+
+from plugins.chain_answer import answer
 
 VERDICTS = {
     "127.0.0.1": "accept",

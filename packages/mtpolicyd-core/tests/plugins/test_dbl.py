@@ -2,12 +2,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
-from chain_answer import answer
 from dns_fakes import FakeDnsServer, fake_dns
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request, Session
 from mtpolicyd_core.result import PluginResult
+
+from plugins.chain_answer import answer
 
 ZONE = {
     ("dbltest.com.dbl.test.", "A"): ["127.0.1.2"],

@@ -5,13 +5,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from chain_answer import answer
 from hypothesis import given
 from hypothesis import strategies as st
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.plugins.fail2ban import END_MARKER, ban_command, decode_reply
 from mtpolicyd_core.request import Request, Session
+
+from plugins.chain_answer import answer
 
 ORIGINAL = (
     b"\x80\x02]q\x00(U\x03setq\x01U\x07postfixq\x02U\x05banipq\x03"

@@ -5,8 +5,6 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 import pytest
-from chain_answer import answer
-from connection_fakes import FakeKeyValue, FakeMemcached, FakeRedis, build, pool_of, sqlite_engine
 from mtpolicyd_core.config.tree import Block, Location, Setting
 from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_core.plugin import Plugin
@@ -16,6 +14,9 @@ from mtpolicyd_core.request import Request, Session
 from mtpolicyd_core.result import PluginResult
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+
+from plugins.chain_answer import answer
+from plugins.connection_fakes import FakeKeyValue, FakeMemcached, FakeRedis, build, pool_of, sqlite_engine
 
 ATTRS = {"client_address": "192.168.0.1", "sender": "newsender@domain.de", "recipient": "rcpt@mydomain.de"}
 TICKET = "newsender@domain.de,192.168.0.1,rcpt@mydomain.de"

@@ -1,12 +1,13 @@
 from collections.abc import Awaitable, Callable
 
 import pytest
-from chain_answer import answer
-from connection_fakes import FakeMemcached, build, pool_of
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request, Session
 from mtpolicyd_core.result import PluginResult
+
+from plugins.chain_answer import answer
+from plugins.connection_fakes import FakeMemcached, build, pool_of
 
 REJECT = [PluginResult("reject trapped by honeypod", abort=True)]
 

@@ -2,12 +2,13 @@ from collections.abc import Awaitable, Callable
 
 import ldap3
 import pytest
-from connection_fakes import build, pool_of
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.plugins.ldap_user_config import escape_filter_value
 from mtpolicyd_core.request import Request, Session
+
+from plugins.connection_fakes import build, pool_of
 
 
 @pytest.fixture

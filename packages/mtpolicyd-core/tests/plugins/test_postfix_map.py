@@ -3,11 +3,12 @@ from pathlib import Path
 
 import pytest
 from berkeley_data import postmap
-from chain_answer import answer
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request, Session
 from mtpolicyd_core.result import PluginResult
+
+from plugins.chain_answer import answer
 
 MAP = {
     "123.123.123.123": "OK",

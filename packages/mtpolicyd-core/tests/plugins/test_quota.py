@@ -4,8 +4,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chain_answer import answer
-from connection_fakes import build, pool_of, sqlite_engine
 from mtpolicyd_core.chain import PluginChain, build_chain
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.connections import ConnectionPool
@@ -13,6 +11,9 @@ from mtpolicyd_core.plugin import Plugin, PluginContext
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
 from sqlalchemy.engine import Engine
+
+from plugins.chain_answer import answer
+from plugins.connection_fakes import build, pool_of, sqlite_engine
 
 ATTRS = {"client_address": "192.168.0.1", "sender": "s@example.com", "size": "100", "recipient_count": "2"}
 DEFER = [PluginResult("defer smtp traffic quota has been exceeded", abort=True)]

@@ -4,12 +4,13 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from chain_answer import answer
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.plugins import regex_list as regex_list_module
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
+
+from plugins.chain_answer import answer
 
 ACCEPT = [PluginResult("accept", abort=True)]
 

@@ -1,11 +1,12 @@
 from collections.abc import Callable
 
 import pytest
-from chain_answer import answer
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request, Session
 from mtpolicyd_core.result import PluginResult
+
+from plugins.chain_answer import answer
 
 
 @pytest.fixture

@@ -3,11 +3,12 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from chain_answer import answer
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request, Session
 from mtpolicyd_core.result import PluginResult
+
+from plugins.chain_answer import answer
 
 
 class SmtpServer(socketserver.ThreadingTCPServer):

@@ -1,12 +1,13 @@
 from collections.abc import Callable, Iterator
 
 import pytest
-from chain_answer import answer
 from dns_fakes import fake_dns
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request, Session
 from mtpolicyd_core.result import PluginResult
+
+from plugins.chain_answer import answer
 
 ZONE = {
     ("fail.test.", "TXT"): ['"v=spf1 ip4:192.0.2.0/24 -all"'],

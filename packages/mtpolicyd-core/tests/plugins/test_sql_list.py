@@ -2,14 +2,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from chain_answer import answer
-from connection_fakes import build, pool_of, sqlite_engine
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request, Session
 from mtpolicyd_core.result import PluginResult
 from sqlalchemy.engine import Engine
+
+from plugins.chain_answer import answer
+from plugins.connection_fakes import build, pool_of, sqlite_engine
 
 QUERY = "SELECT client_ip FROM whitelist WHERE client_ip=?"
 

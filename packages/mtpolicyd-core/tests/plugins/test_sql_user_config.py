@@ -3,11 +3,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from connection_fakes import build, pool_of, sqlite_engine
 from mtpolicyd_core.config.tree import Block
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import NoSessionError, Request, Session
 from sqlalchemy.engine import Engine
+
+from plugins.connection_fakes import build, pool_of, sqlite_engine
 
 
 @pytest.fixture
