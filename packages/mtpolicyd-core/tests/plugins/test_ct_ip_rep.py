@@ -122,3 +122,15 @@ async def test_ct_ip_rep_service_errors_fail_the_request(
 async def test_ct_ip_rep_needs_client_address(ct_ip_rep: Callable[..., Plugin]) -> None:
     with pytest.raises(ValueError, match="no client_address"):
         await ct_ip_rep(enabled="off").run(Request({}, {}))
+
+
+async def test_ct_ip_rep_score_written_0_0_is_added_as_in_perl(ct_ip_rep: Callable[..., Plugin]) -> None:
+    session: dict[str, object] = {}
+    await ct_ip_rep(permfail_mode="passive", permfail_score="0.0").run(request("201.216.207.129", session))
+    assert session["score_detail"] == "commtouch=0.0"
+
+
+async def test_ct_ip_rep_score_0_adds_nothing(ct_ip_rep: Callable[..., Plugin]) -> None:
+    session: dict[str, object] = {}
+    await ct_ip_rep(permfail_mode="passive", permfail_score="0").run(request("201.216.207.129", session))
+    assert "score_detail" not in session

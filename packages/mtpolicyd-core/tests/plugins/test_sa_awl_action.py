@@ -71,3 +71,16 @@ async def test_sa_awl_action_without_record_does_nothing(sa_awl_action: Callable
 
 async def test_sa_awl_action_disabled_per_user(sa_awl_action: Callable[..., Plugin]) -> None:
     assert await answer(sa_awl_action(uc_enabled="awl"), request(["100", 20], {"awl": "off"})) == []
+
+
+async def test_sa_awl_action_score_written_0_0_is_true_as_in_perl(
+    sa_awl_action: Callable[..., Plugin],
+) -> None:
+    # the configured text "0.0" is a true string in Perl: the fixed score (0) wins over the factor
+    session: dict[str, object] = {}
+    assert (
+        await sa_awl_action(mode="passive", score="0.0", score_factor="2").run(request(["100", 6], session))
+        == []
+    )
+    assert session["score"] == 0
+    assert session["score_detail"] == "sa-awl-test=0.0"

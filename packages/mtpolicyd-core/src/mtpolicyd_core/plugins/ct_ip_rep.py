@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 
 from mtpolicyd_core.options import NUM, STR, Option, maybe, mode_option
+from mtpolicyd_core.perl.truth import perl_true
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
@@ -79,8 +80,9 @@ class CtIpRep(Switchable, Scoring, Plugin):
         if verdict not in ("permfail", "tempfail"):
             raise ValueError(f"unknown ctiprep action: {verdict}")
         mode = self.get_uc(request, f"{verdict}_mode")
-        # a score of 0 adds nothing and leaves the flag down, as in the original
-        self.add_score_once(request, f"{self.name}-score", getattr(self, f"{verdict}_score") or None)
+        score = getattr(self, f"{verdict}_score")
+        # a Perl-false score (0, "") adds nothing and leaves the flag down, as in the original
+        self.add_score_once(request, f"{self.name}-score", score if perl_true(score) else None)
         self.debug(request, f"CtIpRep: result={verdict}, mode={mode}")
         if mode not in ("reject", "defer"):
             return []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mtpolicyd_core.options import INT, MODES, NUM, STR, Option, maybe, mode_option
 from mtpolicyd_core.perl.numbers import perl_numify, perl_str
+from mtpolicyd_core.perl.truth import perl_true
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.request import Request
 from mtpolicyd_core.result import PluginResult
@@ -60,9 +61,9 @@ class SaAwlAction(Switchable, ModeAnswers, Scoring, Plugin):
         self.debug(request, f"matched SA AWL threshold action {self.name}")
         # not add_score_once: the original raises the flag even when it adds nothing
         if not request.is_already_done(f"sa-awl-{self.name}-score"):
-            if self.score:
+            if perl_true(self.score):  # the configured text: "0.0" is true
                 self.add_score(request, self.name, self.score)
-            elif self.score_factor:
+            elif perl_true(self.score_factor):
                 self.add_score(request, self.name, perl_numify(awl_score) * self.score_factor)
         message = self.reject_message.replace("%IP%", ip or "", 1).replace("%SENDER%", sender or "", 1)
         reject = "reject " + message.replace("%SCORE%", perl_str(awl_score), 1)
