@@ -1,5 +1,7 @@
+import socket
+
 import pytest
-from mtpolicyd_core.lookups.spf import mail_spf_mechanism, sanitize
+from mtpolicyd_core.lookups.spf import mail_spf_mechanism, receiving_host, sanitize
 from mtpolicyd_core.lookups.spf_wording import error_text
 
 
@@ -33,3 +35,22 @@ def test_pyspf_errors_read_as_mail_spf_words_them() -> None:
 
 def test_sanitize_escapes_control_and_wide_characters() -> None:
     assert sanitize("a\x01b\xe9c\u20ac") == "a\\x01b\\xe9c\\x{20ac}"
+
+
+def test_receiving_host_is_the_canonical_name_as_mail_spf_takes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Mail::SPF: (gethostbyname(Sys::Hostname::hostname))[0], the full name from /etc/hosts or DNS
+    monkeypatch.setattr(socket, "gethostname", lambda: "mx")
+    monkeypatch.setattr(socket, "gethostbyname_ex", lambda name: (f"{name}.example.com", [], ["192.0.2.1"]))
+    receiving_host.cache_clear()
+    assert receiving_host() == "mx.example.com"
+
+
+def test_receiving_host_falls_back_to_the_host_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unresolvable(name: str) -> None:
+        raise socket.gaierror("no such host")
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "mx")
+    monkeypatch.setattr(socket, "gethostbyname_ex", unresolvable)
+    receiving_host.cache_clear()
+    assert receiving_host() == "mx"
+    receiving_host.cache_clear()

@@ -6,6 +6,7 @@ Only the texts the policy answers show are rebuilt: the local explanation of a
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
@@ -157,7 +158,7 @@ def _evaluate(scope: str, identity: str, ip: str, helo: str | None, server: SpfS
         i=ip,
         s=sender,
         h=helo or identity,
-        receiver=server.hostname or socket.gethostname(),
+        receiver=server.hostname or receiving_host(),
         querytime=SPF_QUERY_TIME,
     )
     code, _, message = query.check()
@@ -169,6 +170,17 @@ def _evaluate(scope: str, identity: str, ip: str, helo: str | None, server: SpfS
         return SpfResult(code, sanitize(f"{prefix}: {text}"), authority)
     text = error_text(code, message, server.limits.dns_interactive_terms)
     return SpfResult(code, sanitize(f"{error_where(query, domain, message, text)}: {text}"))
+
+
+@functools.cache
+def receiving_host() -> str:
+    """This host's name as Mail::SPF takes it when ``hostname`` is not set: the canonical name of
+    the host name (``gethostbyname``), or the host name itself when that does not resolve."""
+    name = socket.gethostname()
+    try:
+        return socket.gethostbyname_ex(name)[0]
+    except OSError:
+        return name
 
 
 def error_where(query: _Query, domain: str, message: str, text: str) -> str:
