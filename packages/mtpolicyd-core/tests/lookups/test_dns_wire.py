@@ -321,3 +321,9 @@ def test_names_keep_their_case_and_compare_without_it() -> None:
     wire = HEADER[:4] + b"\x00\x01\x00\x00\x00\x00\x00\x00" + b"\x01A\x04TeSt\x00\x00\x01\x00\x01"
     assert decode_response(wire).questions[0].name == "A.TeSt"
     assert names_equal("A.TeSt", "a.test")
+
+
+@pytest.mark.parametrize("name", ["caf\udce9.example", "caf\\\udce9.example"])
+def test_name_with_bytes_that_were_not_utf8_goes_as_those_bytes(name: str) -> None:
+    # a HELO name or sender domain with invalid UTF-8 arrives as surrogate escapes; Net::DNS sends the bytes
+    assert encode_name(name) == b"\x04caf\xe9\x07example\x00"

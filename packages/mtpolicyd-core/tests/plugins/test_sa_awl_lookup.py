@@ -16,6 +16,8 @@ AWL = {
     b"low@mtpolicyd.org|ip=12.34": b"1",
     b"v6@mtpolicyd.org|ip=2A01:04F8:0D12::": b"4",
     b"v6@mtpolicyd.org|ip=2A01:04F8:0D12::|totscore": b"-2",
+    b"caf\xe9@mtpolicyd.org|ip=12.34": b"10",
+    b"caf\xe9@mtpolicyd.org|ip=12.34|totscore": b"30",
 }
 
 
@@ -60,3 +62,8 @@ async def test_sa_awl_lookup_needs_sender_and_client_address(sa_awl: Plugin) -> 
     session: dict[str, object] = {}
     assert await sa_awl.run(Request({"sender": "bad@mtpolicyd.org"}, session)) == []
     assert session == {}
+
+
+async def test_sa_awl_lookup_finds_a_sender_that_is_not_utf8_by_its_bytes(sa_awl: Plugin) -> None:
+    # the request kept the bytes as sent (surrogate escapes); the AWL key is those bytes
+    assert await run(sa_awl, b"caf\xe9@mtpolicyd.org".decode("utf-8", "surrogateescape")) == ["10", 3]

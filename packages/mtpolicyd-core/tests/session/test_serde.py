@@ -10,14 +10,16 @@ from hypothesis import strategies as st
 from mtpolicyd_core.perl.numbers import Num
 from mtpolicyd_core.session import serde
 
+#: texts as requests carry them: any bytes, invalid UTF-8 kept as surrogate escapes
+request_texts = st.binary(max_size=12).map(lambda data: data.decode("utf-8", "surrogateescape"))
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text() | request_texts,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=10,
 )
 
 
-@given(st.dictionaries(st.text(), json_values, max_size=6))
+@given(st.dictionaries(st.text() | request_texts, json_values, max_size=6))
 def test_session_round_trips(fields: dict[str, object]) -> None:
     session = {**fields, "_instance": "abc"}
     assert serde.loads(serde.dumps(session), "abc") == session

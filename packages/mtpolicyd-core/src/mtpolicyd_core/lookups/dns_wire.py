@@ -142,7 +142,7 @@ def encode_name(name: str) -> bytes:
     if "\\" in name:
         labels = _split_escaped(name)
     else:
-        labels = (name[:-1] if name.endswith(".") else name).encode().split(b".")
+        labels = (name[:-1] if name.endswith(".") else name).encode("utf-8", "surrogateescape").split(b".")
     if not all(labels):
         raise ValueError(f"empty label in DNS name {name!r}")
     try:  # each label after its length byte, interleaved without a Python loop
@@ -168,7 +168,7 @@ def _split_escaped(name: str) -> list[bytes]:
             position += 1
             continue
         if char != "\\":
-            label += char.encode()
+            label += char.encode("utf-8", "surrogateescape")
             position += 1
             continue
         escape = _ESCAPE_IN_TEXT.match(name, position)
@@ -180,7 +180,7 @@ def _split_escaped(name: str) -> list[bytes]:
                 raise ValueError(f"escape \\{digits} out of range in DNS name {name!r}")
             label.append(int(digits))
         else:
-            label += single.encode()
+            label += single.encode("utf-8", "surrogateescape")
         position = escape.end()
     if label:
         labels.append(bytes(label))

@@ -50,7 +50,9 @@ class CtIpRep(Switchable, Scoring, Plugin):
             body += f"x-ctch-key: {self.key}\r\n"
         body += f"\r\nx-ctch-ip: {ip}\r\n"
         http_request = urllib.request.Request(
-            self.url, data=body.encode(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+            self.url,
+            data=body.encode("utf-8", "surrogateescape"),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         try:
             with urllib.request.urlopen(http_request, timeout=HTTP_TIMEOUT) as response:

@@ -41,7 +41,7 @@ class PostfixMap(Switchable, MatchActions, Plugin):
 
     def lookup(self, key: str) -> str | None:
         """A map entry; Postfix stores keys and values with a trailing NUL byte."""
-        value = self.map.get(key.encode() + b"\0")
+        value = self.map.get(key.encode("utf-8", "surrogateescape") + b"\0")
         if value is None:
             return None
         return value.decode("utf-8", errors="surrogateescape").removesuffix("\0")

@@ -45,7 +45,7 @@ class SaAwlLookup(Plugin):
 
     def entry(self, key: str) -> str | None:
         """One AWL value as text."""
-        value = self.awl.get(key.encode())
+        value = self.awl.get(key.encode("utf-8", "surrogateescape"))
         return None if value is None else value.decode("utf-8", errors="replace")
 
     def query(self, sender: str, ip: str) -> list[object]:

@@ -196,7 +196,8 @@ class SMTPVerify(Switchable, Scoring, Plugin):
         self.smtp_dialogue(request, result, server, size, sender)
         if self.check_openpgp == "on":
             local = address.split("@", 1)[0]
-            name = f"{hashlib.sha224(local.encode()).hexdigest()}._openpgpkey.{domain}"
+            digest = hashlib.sha224(local.encode("utf-8", "surrogateescape")).hexdigest()
+            name = f"{digest}._openpgpkey.{domain}"
             result.has_openpgp = has_secure_record(name, "OPENPGPKEY")
         return result
 

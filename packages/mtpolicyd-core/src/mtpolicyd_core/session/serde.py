@@ -19,8 +19,12 @@ def _plain(value: Any) -> Any:
 
 
 def dumps(session: Session) -> bytes:
-    """The session as compact UTF-8 JSON."""
-    return json.dumps(session, separators=(",", ":"), ensure_ascii=False, default=_plain).encode()
+    """The session as compact UTF-8 JSON; texts holding bytes that were not UTF-8 in the request
+    (surrogate escapes) are written as ``\\u`` escapes, which ``loads`` gives back as they were."""
+    try:
+        return json.dumps(session, separators=(",", ":"), ensure_ascii=False, default=_plain).encode()
+    except UnicodeEncodeError:
+        return json.dumps(session, separators=(",", ":"), default=_plain).encode()
 
 
 def loads(data: bytes | str | None, instance: str) -> Session | None:
