@@ -63,7 +63,7 @@ class SaAwlAction(Switchable, ModeAnswers, Scoring, Plugin):
         if not request.is_already_done(f"sa-awl-{self.name}-score"):
             if perl_true(self.score):  # the configured text: "0.0" is true
                 self.add_score(request, self.name, self.score)
-            elif perl_true(self.score_factor):
+            elif self.score_factor is not None and perl_true(self.score_factor):
                 self.add_score(request, self.name, perl_numify(awl_score) * self.score_factor)
         message = self.reject_message.replace("%IP%", ip or "", 1).replace("%SENDER%", sender or "", 1)
         reject = "reject " + message.replace("%SCORE%", perl_str(awl_score), 1)
