@@ -20,6 +20,7 @@ def engine(tmp_path: Path) -> Engine:
             ("user@example.com", json.dumps({"spam_score": "10", "greylisting": "off"})),
             ("broken@example.com", "{not json"),
             ("list@example.com", "[1, 2]"),
+            ("null@example.com", "null"),
         ]:
             conn.exec_driver_sql("INSERT INTO user_config VALUES (?, ?)", (address, config))
     return engine
@@ -51,7 +52,13 @@ async def test_sql_user_config_field_selects_the_key(user_config: Callable[..., 
 
 @pytest.mark.parametrize(
     "attributes",
-    [{}, {"recipient": "  "}, {"recipient": "nobody@example.com"}, {"recipient": "broken@example.com"}],
+    [
+        {},
+        {"recipient": "  "},
+        {"recipient": "nobody@example.com"},
+        {"recipient": "broken@example.com"},
+        {"recipient": "null@example.com"},  # Perl's keys %$config of undef: no keys
+    ],
 )
 async def test_sql_user_config_without_usable_config_goes_on(
     user_config: Callable[..., Awaitable[Plugin]], attributes: dict[str, str]

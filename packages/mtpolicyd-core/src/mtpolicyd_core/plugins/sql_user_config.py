@@ -56,6 +56,8 @@ class SqlUserConfig(SqlTables, Plugin):
         except UserConfigUnavailable as error:
             self.debug(request, f"unable to retrieve user-config: {error}")
             return []
+        if config is None:  # JSON null: Perl's keys %$config finds no keys
+            return []
         if not isinstance(config, dict):
             raise ValueError(f"user-config for {request.attr(self.field)} is not a JSON object")
         if config:
