@@ -10,6 +10,7 @@ from mtpolicyd_core.errors import ConfigError
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.plugins.greylist import sender_domain
 from mtpolicyd_core.plugins.greylist.awl import SqlAwl
+from mtpolicyd_core.plugins.greylist.ticket import is_valid
 from mtpolicyd_core.request import Request, Session
 from mtpolicyd_core.result import PluginResult
 from sqlalchemy.engine import Engine
@@ -275,3 +276,10 @@ async def test_sql_awl_counts_a_pass_when_another_host_created_the_row_first() -
 
     await SqlAwl(run_sql).create("example.org", "192.0.2.1")
     assert statements == ["INSERT", "UPDATE"]
+
+
+def test_a_ticket_is_valid_only_after_its_second_has_passed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the original compares whole seconds: `time > $ticket`
+    monkeypatch.setattr(time, "time", lambda: 1000.5)
+    assert not is_valid(1000)
+    assert is_valid(999)

@@ -21,7 +21,7 @@ def ticket_key(sender: str | None, client_address: str | None, recipient: str | 
 
 def is_valid(ticket: int) -> bool:
     """Whether the minimum retry wait of the ticket is over."""
-    return time.time() > ticket
+    return int(time.time()) > ticket
 
 
 def ticket_value(raw: bytes | None) -> int | None:
