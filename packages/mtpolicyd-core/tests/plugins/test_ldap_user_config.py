@@ -1,9 +1,12 @@
+import socket
 from collections.abc import Awaitable, Callable
 
 import ldap3
 import pytest
+from mtpolicyd_core.config.model import ConnectionConfig
 from mtpolicyd_core.config.tree import Block
-from mtpolicyd_core.errors import ConfigError
+from mtpolicyd_core.connections import ConnectionPool
+from mtpolicyd_core.errors import ConfigError, ConnectionUnavailable
 from mtpolicyd_core.plugin import Plugin
 from mtpolicyd_core.plugins.ldap_user_config import escape_filter_value
 from mtpolicyd_core.request import Request, Session
@@ -94,3 +97,20 @@ async def test_ldap_user_config_needs_the_ldap_connection(block: Callable[..., B
 )
 def test_filter_values_are_escaped(value: str, escaped: str) -> None:
     assert escape_filter_value(value) == escaped
+
+
+async def test_ldap_user_config_fails_the_request_when_the_server_cannot_be_reached(
+    block: Callable[..., Block],
+) -> None:
+    # the original takes its LDAP handle first, outside the eval around the search: connecting dies
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = {"host": "127.0.0.1", "port": str(port), "starttls": "0", "timeout": "2"}
+    pool = ConnectionPool([ConnectionConfig("ldap", "Ldap", options)])
+    plugin = await build(
+        block("ldap-uc", module="LdapUserConfig", basedn="dc=example", filter="(mail=%s)", config_fields="a"),
+        pool,
+    )
+    with pytest.raises(ConnectionUnavailable):
+        await plugin.run(Request({}, {}))

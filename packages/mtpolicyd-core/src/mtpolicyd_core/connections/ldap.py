@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import ssl
 import threading
 from collections.abc import Sequence
@@ -13,6 +14,8 @@ from mtpolicyd_core.connections.configured import SWITCH, ConfiguredConnection, 
 from mtpolicyd_core.errors import ConnectionUnavailable
 from mtpolicyd_core.options import INT, STR, Option, maybe
 from mtpolicyd_core.runtime.optional import import_extra
+
+log = logging.getLogger("mtpolicyd.ldap")
 
 
 class LdapConnection(ConfiguredConnection):
@@ -73,10 +76,19 @@ class LdapConnection(ConfiguredConnection):
             connection.open()
             if self.starttls:
                 connection.start_tls()
-            connection.bind()
         except ldap3.core.exceptions.LDAPException as error:
             raise ConnectionUnavailable(f"{self.describe()}: {error}") from error
+        try:
+            connection.bind()
+        except ldap3.core.exceptions.LDAPException as error:  # as Net::LDAP: searches go on unbound
+            log.warning("%s: bind failed: %s", self.describe(), error)
         return connection
+
+    def ensure_open(self) -> None:
+        """Connect now (blocking). As in the original, a server that cannot be reached or a failed
+        STARTTLS raises ConnectionUnavailable; a failed bind does not."""
+        with self._lock:
+            _ = self.handle
 
     def search(self, base: str, search_filter: str, attributes: Sequence[str]) -> list[dict[str, Any]]:
         """The entries a search finds (blocking: call it on the thread pool; one search at a time)."""

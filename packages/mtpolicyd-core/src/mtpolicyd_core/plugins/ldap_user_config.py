@@ -62,7 +62,11 @@ class LdapUserConfig(UsesConnections, Plugin):
         return value
 
     async def find_entry(self, request: Request) -> dict[str, Any] | None:
-        """The attributes of the one matching entry, or None (logged)."""
+        """The attributes of the one matching entry, or None (logged); an LDAP server that cannot
+        be reached fails the request, as the original connects before anything else."""
+        connection = self.connection_of("ldap")
+        assert isinstance(connection, LdapConnection)
+        await self.in_thread(connection.ensure_open)
         value = self.filter_value(request)
         if value is None:
             skipping = "is not defined in request. skipping ldap search."
@@ -71,8 +75,6 @@ class LdapUserConfig(UsesConnections, Plugin):
         search_filter = self.filter.replace("%s", escape_filter_value(value))
         self.debug(request, f"ldap filter is: {search_filter}")
         try:
-            connection = self.connection_of("ldap")
-            assert isinstance(connection, LdapConnection)
             entries = await self.in_thread(
                 connection.search, self.basedn, search_filter, self.attribute_names
             )
