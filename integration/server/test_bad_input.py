@@ -134,3 +134,14 @@ def test_a_stream_of_empty_lines_gets_one_answer_then_the_connection_closes(
     assert send_bad(daemon, b"\n" * (1 << 20)) == b"action=reject first unknown\n\n"
     time.sleep(0.5)
     assert len(daemon.log_text().splitlines()) - before < 20
+
+
+def test_a_request_without_a_request_attribute_is_answered_then_the_connection_closes(
+    daemon: MtpolicydDaemon, good: PolicyConnection
+) -> None:
+    # the original answers, then dies logging the request's type (undefined): the second is lost
+    one = b"instance=no-type\nclient_address=192.0.2.7\n\n"
+    assert (
+        send_bad(daemon, one + b"request=smtpd_access_policy\n" + one) == b"action=reject first 192.0.2.7\n\n"
+    )
+    daemon.wait_for_log("error while processing request: request without a request attribute (no type)")

@@ -601,13 +601,15 @@ class Worker:
                 result.as_log(),
                 extra={"context_shown": True},
             )
-            if not attributes:
-                # The original answers an empty request, then fails on its missing type and closes.
+            if "request" not in attributes:
+                # The original answers a request without a type, then fails logging it and closes.
                 self.protocol_errors.log(
                     logging.ERROR,
-                    "[%d]: error while processing request: empty request (no attributes, no type):"
-                    " closing connection",
+                    "[%d]: error while processing request: %s: closing connection",
                     conn.port,
+                    "request without a request attribute (no type)"
+                    if attributes
+                    else "empty request (no attributes, no type)",
                 )
                 conn.close_after_answers()
 
