@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import struct
+import time
 
+import pytest
 from mtpolicyd_server.scoreboard import WorkerState, WorkerStatus
 
 
@@ -36,4 +39,44 @@ def test_open_connections_written_in_a_child_are_seen_by_the_parent() -> None:
         os._exit(0)
     os.waitpid(pid, 0)
     assert status.open_connections() == 7
+    status.close()
+
+
+class Clock:
+    """The master's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_silence_is_measured_on_the_masters_clock_from_the_last_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    monkeypatch.setattr(time, "monotonic", clock)
+    status = WorkerStatus()
+    clock.now += 4
+    assert status.silent_for() == 4
+    status.beat()  # the worker's loop
+    clock.now += 1
+    assert status.silent_for() == 0  # a change seen now
+    clock.now += 11
+    assert status.silent_for() == 11
+    status.close()
+
+
+def test_a_heartbeat_field_holding_any_value_is_no_silence_until_it_stops_changing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a page read as zeros once (seen under heavy load) must not make a fresh worker "silent for hours"
+    clock = Clock()
+    monkeypatch.setattr(time, "monotonic", clock)
+    status = WorkerStatus()
+    struct.pack_into("=d", status._page, 0, 0.0)
+    assert status.silent_for() == 0
+    clock.now += 3
+    assert status.silent_for() == 3
     status.close()

@@ -82,7 +82,9 @@ def test_unexpected_error_closes_only_that_connection(worker_port: int) -> None:
 
 def test_pipelined_requests_are_answered_in_order(worker_port: int) -> None:
     with socket.create_connection(("127.0.0.1", worker_port), timeout=10) as sock:
-        sock.sendall(b"".join(b"request=smtpd_access_policy\ninstance=%d\n\n" % number for number in (1, 2, 3)))
+        sock.sendall(
+            b"".join(b"request=smtpd_access_policy\ninstance=%d\n\n" % number for number in (1, 2, 3))
+        )
         reply = b""
         while reply.count(b"\n\n") < 3 and (chunk := sock.recv(4096)):
             reply += chunk

@@ -351,7 +351,7 @@ class Master:
         if not limit:
             return
         for record in list(self.workers.values()):
-            age = record.status.read()[0]
+            age = record.status.silent_for()
             if age > limit and not record.killed:
                 log.error(
                     "worker %d sent no heartbeat for %.0f s (heartbeat_timeout=%d): killing it",

@@ -33,6 +33,9 @@ class WorkerStatus:
         self._requests = 0
         self._connections = 0
         self.beat()
+        # the master's view: the heartbeat value it last saw, and when (by its own clock)
+        self._seen_beat = self._heartbeat()
+        self._seen_at = time.monotonic()
 
     def _write(self) -> None:
         _LAYOUT.pack_into(self._page, 0, time.monotonic(), self._state, self._requests, self._connections)
@@ -66,6 +69,21 @@ class WorkerStatus:
         """Heartbeat age in seconds, state and requests served, as last written by the worker."""
         heartbeat, state, requests, _ = _LAYOUT.unpack_from(self._page, 0)
         return time.monotonic() - heartbeat, WorkerState(state), requests
+
+    def _heartbeat(self) -> float:
+        heartbeat: float = _LAYOUT.unpack_from(self._page, 0)[0]
+        return heartbeat
+
+    def silent_for(self) -> float:
+        """Master side: seconds, on the master's clock, since the heartbeat was last seen to change.
+
+        Only a change counts as a beat, whatever value the page holds, so no value read from it
+        (a torn or zeroed read included) can make a live worker look silent for longer than it was.
+        """
+        heartbeat, now = self._heartbeat(), time.monotonic()
+        if heartbeat != self._seen_beat:
+            self._seen_beat, self._seen_at = heartbeat, now
+        return now - self._seen_at
 
     def open_connections(self) -> int:
         """Client connections the worker holds open, as last written by the worker."""
