@@ -102,6 +102,8 @@ db_dsn = "dbi:SQLite:dbname={tmpdir}/awl.sqlite"
 </VirtualHost>
 """
 
+#: the retry comes after 2.5 s: a ticket of min_retry_wait = 1 matures when the whole second after
+#: it has passed (the original compares `time > ticket` in whole seconds), at most 2 s after it was made
 GREYLISTED_FLEET_TRACE = """\
 version: 2
 services: {policy: ''}
@@ -113,7 +115,7 @@ mails:
     host: mx1
     stages: [{state: RCPT, service: policy, expect: {regex: '^defer greylisting is active$'}}]
     retries:
-      - after: 1.5
+      - after: 2.5
         host: mx2
         stages: [{state: RCPT, service: policy, expect: accept}]
 """
