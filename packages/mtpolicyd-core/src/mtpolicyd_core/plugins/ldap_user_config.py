@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import Any
 
 from mtpolicyd_core.connections.ldap import LdapConnection
+from mtpolicyd_core.errors import ConnectionUnavailable
 from mtpolicyd_core.options import STR, Option, maybe
 from mtpolicyd_core.perl.comma_list import comma_list
 from mtpolicyd_core.plugin import Plugin
@@ -66,9 +67,9 @@ class LdapUserConfig(UsesConnections, Plugin):
         be reached fails the request, as the original connects before anything else."""
         connection = self.connection_of("ldap")
         assert isinstance(connection, LdapConnection)
-        await self.in_thread(connection.ensure_open)
         value = self.filter_value(request)
         if value is None:
+            await self.in_thread(connection.ensure_open)  # the original connects even then
             skipping = "is not defined in request. skipping ldap search."
             self.debug(request, f"filter_field({self.filter_field}) {skipping}")
             return None
@@ -78,7 +79,9 @@ class LdapUserConfig(UsesConnections, Plugin):
             entries = await self.in_thread(
                 connection.search, self.basedn, search_filter, self.attribute_names
             )
-        except Exception as error:  # any LDAP failure: logged, the chain goes on as in the original
+        except ConnectionUnavailable:  # connecting (search connects on first use) fails the request
+            raise
+        except Exception as error:  # any other LDAP failure: logged, the chain goes on as in the original
             self.debug(request, f"ldap search failed: {error}")
             return None
         if len(entries) != 1:
